@@ -1,0 +1,63 @@
+"""One headless run of a program on one backend: what ``bpfdbg run`` and the conformance
+paths share. Results are plain data; :func:`result_json` gives DESIGN.md's JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.backends.base import create
+from emulator.env import Environment, RunInput
+from emulator.program import Program
+from emulator.state import Fault, StopCondition, StopReason
+
+
+class RunRejected(Exception):
+    """The backend refused to load the program; the message lists its reasons."""
+
+
+@dataclass
+class RunResult:
+    backend: str
+    reason: StopReason
+    retval: int | None
+    insns: int
+    fault: Fault | None = None
+    mem_out: bytes | None = None
+    trace: list[str] = field(default_factory=list)
+    stopped_at: int = 0
+
+
+def run_once(prog: Program, mem: bytes = b"", backend: str = "interp",
+             env: Environment | None = None, budget: int | None = None) -> RunResult:  # fmt: skip
+    """Load, reset with ``mem`` (the raw convention) and run to the end."""
+    machine = create(backend)
+    report = machine.load(prog, env or Environment())
+    if not report.ok:
+        raise RunRejected("; ".join(str(d) for d in report.errors))
+    machine.reset(RunInput(mem=mem, budget=budget))
+    stop = machine.run(StopCondition())
+    state = machine.state()
+    mem_region = state.regions.get("mem")
+    trace = list(getattr(machine, "output", []))
+    return RunResult(backend, stop.reason, stop.retval, stop.insns, stop.fault,
+                     mem_region.data if mem_region else None, trace, stop.pc)  # fmt: skip
+
+
+def result_json(result: RunResult) -> dict[str, object]:
+    fault: dict[str, object] | None = None
+    if result.fault is not None:
+        fault = {"pc": result.fault.pc, "message": result.fault.message}
+    elif result.reason is StopReason.BUDGET:
+        fault = {"pc": result.stopped_at,
+                 "message": f"instruction budget spent after {result.insns} instructions"}  # fmt: skip
+    return {
+        "backend": result.backend,
+        "retval": result.retval,
+        "action": None,
+        "packet_out": None,
+        "mem_out": result.mem_out.hex() if result.mem_out is not None else None,
+        "insns": result.insns,
+        "fault": fault,
+        "maps": {},
+        "trace": result.trace,
+    }

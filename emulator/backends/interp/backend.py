@@ -1,0 +1,455 @@
+"""The reference interpreter backend, ``interp``.
+
+The program is translated once into Python source (see :mod:`.codegen`): ``run`` executes
+whole basic blocks per dispatch, ``step`` executes a one-instruction translation of the same
+snippets and reports what it wrote. Both share the machine state held here: registers,
+pc, call frames, the address space and the executed-instruction count.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
+from emulator.backends.interp import codegen, runtime
+from emulator.diagnostics import Diagnostic, Severity
+from emulator.env import Environment, RunInput
+from emulator.errors import EmulatorError
+from emulator.helpers.registry import HelperFaultError, HelperSpec
+from emulator.isa.fields import CallKind, PseudoSrc
+from emulator.isa.insn import Insn
+from emulator.isa.table import Form
+from emulator.memory import (
+    CODE_BASE,
+    CTX_BASE,
+    AddressSpace,
+    MemoryFaultError,
+    Region,
+    frame_pointer,
+    stack_frame_region,
+)
+from emulator.program import Program
+from emulator.state import (
+    Fault,
+    Frame,
+    Guard,
+    MachineState,
+    RegWrite,
+    StepEvent,
+    StopCondition,
+    StopEvent,
+    StopReason,
+)
+
+MAX_CALL_FRAMES = 8
+CHUNK = 1 << 20  # instructions per run() slice between interrupt checks
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+class _LoadError(Exception):
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+@dataclass
+class _Compiled:
+    fn: Callable[..., int]
+    lines: dict[int, tuple[int, int]]
+
+
+class InterpBackend:
+    """Reference interpreter. Deterministic; checkpointable."""
+
+    name = "interp"
+    capabilities = Capabilities(can_step=True, has_native_view=False, checkpointable=True)
+
+    def __init__(self) -> None:
+        self._prog: Program | None = None
+        self._env = Environment()
+        self._run_cache: dict[tuple[frozenset[int], tuple[tuple[int, Guard], ...]], _Compiled] = {}
+        self._step_cache: dict[int, _Compiled] = {}
+        self._interrupt = threading.Event()
+        # machine state (public names are what generated code reads)
+        self.regs: list[int] = [0] * 11
+        self.pc = 0
+        self.insns = 0
+        self.frames: list[tuple[int, int, int, int, int, int]] = []
+        self.exc: BaseException | None = None
+        self.space = AddressSpace()
+        self.output: list[str] = []
+        self._budget = self._env.budget
+        self._final: StopEvent | None = None
+        self._status = "ready"
+        self._entries: list[int] = [0]  # entry pc of each frame
+
+    # -- Backend protocol -----------------------------------------------------------------
+    def load(self, prog: Program, env: Environment) -> LoadReport:
+        diags: list[Diagnostic] = list(prog.warnings)
+        for pc, insn in enumerate(prog.insns):
+            if insn is None:
+                continue
+            if insn.info is None:
+                diags.append(Diagnostic(pc, "unknown-opcode",
+                                        f"cannot execute opcode 0x{insn.opcode:02x}", insn.encode()))  # fmt: skip
+                continue
+            if insn.info.form is Form.CALL and insn.info.variant == CallKind.HELPER:
+                hid = insn.imm & 0xFFFFFFFF
+                spec = env.helpers.get(hid)
+                if spec is None or spec.impl is None:
+                    known = f"{spec.name}#{hid}" if spec else f"#{hid}"
+                    diags.append(Diagnostic(pc, "unknown-helper",
+                                            f"helper {known} is not implemented for "
+                                            f"{env.helpers.name} programs; the run will stop "
+                                            "if it is reached", insn.encode(), Severity.WARNING))  # fmt: skip
+            if insn.info.form is Form.LDDW and insn.info.variant != PseudoSrc.IMM64:
+                try:
+                    self._pseudo_value(insn, pc, prog)
+                except _LoadError as err:
+                    diags.append(err.diag)
+        report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags),
+                            tuple(diags))  # fmt: skip
+        if report.ok:
+            self._prog = prog
+            self._env = env
+            self._run_cache.clear()
+            self._step_cache.clear()
+            self.reset(RunInput())
+        return report
+
+    def reset(self, run: RunInput) -> None:
+        prog = self._require()
+        self.space = AddressSpace()
+        self._accessors = self.space.accessors()
+        self.space.add(stack_frame_region(0))
+        regs = [0] * 11
+        if run.mem:
+            self.space.add(Region("mem", "mem", CTX_BASE, bytearray(run.mem),
+                                  label="mem", what="input memory"))  # fmt: skip
+            regs[1] = CTX_BASE
+            regs[2] = len(run.mem)
+        regs[10] = frame_pointer(0)
+        self.regs = regs
+        self.pc = 0
+        self.insns = 0
+        self.frames = []
+        self._entries = [0]
+        self.output = []
+        self.exc = None
+        self._final = None
+        self._status = "ready"
+        self._budget = run.budget if run.budget is not None else self._env.budget
+        self._interrupt.clear()
+        # compiled code binds the accessors of the old address space: rebuild on reset
+        self._run_cache.clear()
+        self._step_cache.clear()
+        del prog
+
+    def step(self) -> StepEvent:
+        self._require()
+        pc = self.pc
+        if self._final is not None:
+            return StepEvent(pc, pc, self.insns, stop=self._final)
+        if self.insns >= self._budget:
+            stop = self._finish(StopEvent(StopReason.BUDGET, pc, self.insns))
+            return StepEvent(pc, pc, self.insns, stop=stop)
+        before = list(self.regs)
+        out_before = len(self.output)
+        self.space.journal = []
+        try:
+            status = self._step_fn(pc).fn(self, self.insns + 1, self.insns, -1)
+        finally:
+            journal, self.space.journal = self.space.journal, None
+        writes = tuple(RegWrite(i, a, b) for i, (a, b) in enumerate(zip(before, self.regs)) if a != b)
+        stop = self._stop_from_status(status, pc)
+        return StepEvent(pc, self.pc, self.insns, writes, tuple(journal), stop,
+                         tuple(self.output[out_before:]))  # fmt: skip
+
+    def run(self, stop: StopCondition) -> StopEvent:
+        self._require()
+        if self._final is not None:
+            return self._final
+        self._interrupt.clear()
+        nstart = self.insns
+        limit = self._budget
+        if stop.max_insns is not None:
+            limit = min(limit, nstart + stop.max_insns)
+        max_depth = -1 if stop.depth_at_most is None else stop.depth_at_most
+        guards: dict[int, list[Guard]] = {}
+        for gpc, guard in stop.guards:
+            guards.setdefault(gpc, []).append(guard)
+        compiled = self._run_fn(stop.pcs, stop.guards, guards)
+        while True:
+            if self.insns >= limit:
+                if self.insns >= self._budget:
+                    return self._finish(StopEvent(StopReason.BUDGET, self.pc, self.insns))
+                return StopEvent(StopReason.STEP, self.pc, self.insns)
+            if self._interrupt.is_set():
+                self._interrupt.clear()
+                return StopEvent(StopReason.INTERRUPTED, self.pc, self.insns)
+            chunk_limit = min(limit, self.insns + CHUNK)
+            status = compiled.fn(self, chunk_limit, nstart, max_depth)
+            if status == codegen.ST_SLOW:
+                if self.insns >= chunk_limit:
+                    continue
+                pc = self.pc
+                if self.insns > nstart and self._stops_here(pc, stop.pcs, guards):
+                    return StopEvent(StopReason.BREAKPOINT, pc, self.insns)
+                status = self._step_fn(pc).fn(self, self.insns + 1, self.insns, max_depth)
+                if status == codegen.ST_SLOW:
+                    continue
+            result = self._stop_from_status(status, self.pc)
+            if result is not None:
+                return result
+
+    def state(self) -> MachineState:
+        prog = self._require()
+        del prog
+        frames = []
+        for depth, entry in enumerate(self._entries):
+            if depth < len(self.frames):
+                fpc = self.frames[depth][0]
+            else:
+                fpc = self.pc
+            frames.append(Frame(depth, entry, fpc, frame_pointer(depth)))
+        fault = self._final.fault if self._final else None
+        retval = self._final.retval if self._final else None
+        return MachineState(self.pc, tuple(self.regs), self.insns, tuple(frames), self._status,
+                            retval, fault, MappingProxyType(self.space.snapshot()))  # fmt: skip
+
+    def native(self, pc: int) -> list[NativeInsn]:
+        return []
+
+    def interrupt(self) -> None:
+        self._interrupt.set()
+
+    # -- checkpoints (reverse stepping) ---------------------------------------------------
+    def checkpoint(self) -> object:
+        regions = [(r, bytes(r.data)) for r in self.space]
+        return (list(self.regs), self.pc, self.insns, list(self.frames), list(self._entries),
+                len(self.output), regions, self._final, self._status)  # fmt: skip
+
+    def restore(self, cp: object) -> None:
+        regs, pc, insns, frames, entries, nout, regions, final, status = cp  # type: ignore[misc]
+        self.regs[:] = regs
+        self.pc, self.insns = pc, insns
+        self.frames[:] = frames
+        self._entries = list(entries)
+        del self.output[nout:]
+        live = {r.name for r, _ in regions}
+        for region in list(self.space):
+            if region.name not in live:
+                self.space.remove(region.name)
+        for region, data in regions:
+            if self.space.get(region.name) is None:
+                self.space.add(region)
+            region.data[:] = data
+        self._final, self._status = final, status
+
+    # -- internals ------------------------------------------------------------------------
+    def _require(self) -> Program:
+        if self._prog is None:
+            raise BackendError("interp: no program loaded")
+        return self._prog
+
+    def _finish(self, event: StopEvent) -> StopEvent:
+        self._final = event
+        self._status = {StopReason.EXIT: "exited", StopReason.FAULT: "faulted"}.get(
+            event.reason, "stopped"
+        )
+        if event.reason is StopReason.BUDGET:
+            self._final = event  # a spent budget ends the run; reset to start again
+        return event
+
+    def _stop_from_status(self, status: int, pc: int) -> StopEvent | None:
+        if status == codegen.ST_SLOW:
+            if self.insns >= self._budget and self._final is None:
+                return None
+            return None
+        if status == codegen.ST_EXIT:
+            return self._finish(StopEvent(StopReason.EXIT, self.pc, self.insns, retval=self.regs[0]))
+        if status == codegen.ST_STOP:
+            return StopEvent(StopReason.BREAKPOINT, self.pc, self.insns)
+        if status == codegen.ST_DEPTH:
+            return StopEvent(StopReason.DEPTH, self.pc, self.insns)
+        if status == codegen.ST_FAULT:
+            exc = self.exc
+            self.exc = None
+            if isinstance(exc, runtime.ProgramExit):
+                self.regs[0] = exc.retval
+                return self._finish(StopEvent(StopReason.EXIT, self.pc, self.insns, retval=exc.retval))
+            fault = self._fault_from(exc, self.pc)
+            return self._finish(StopEvent(StopReason.FAULT, self.pc, self.insns, fault=fault))
+        raise AssertionError(status)
+
+    def _fault_from(self, exc: BaseException | None, pc: int) -> Fault:
+        if isinstance(exc, MemoryFaultError):
+            return Fault(pc, "memory", exc.message, exc.addr & _M64, exc.size)
+        if isinstance(exc, runtime.FaultError):
+            return Fault(pc, exc.kind, exc.message)
+        if isinstance(exc, HelperFaultError):
+            return Fault(pc, "helper", str(exc))
+        return Fault(pc, "internal", f"{type(exc).__name__}: {exc}")
+
+    def _stops_here(self, pc: int, pcs: frozenset[int], guards: dict[int, list[Guard]]) -> bool:
+        if pc in guards:
+            return any(_guard_holds(g, self.regs) for g in guards[pc])
+        return pc in pcs
+
+    # code generation ----------------------------------------------------------------------
+    def _namespace(self, lines: dict[int, tuple[int, int]]) -> dict[str, object]:
+        prog = self._require()
+        ns: dict[str, object] = dict(self._accessors)
+        ns.update(
+            LINES=lines,
+            CATCH=(EmulatorError, runtime.ProgramExit),
+            sdiv64=runtime.sdiv64, smod64=runtime.smod64,
+            sdiv32=runtime.sdiv32, smod32=runtime.smod32,
+            bswap16=runtime.bswap16, bswap32=runtime.bswap32, bswap64=runtime.bswap64,
+            push_frame=self._push_frame, pop_frame=self._pop_frame, check_depth=self._check_depth,
+            fall_off=self._fall_off, callx_target=self._callx_target,
+            callx_helper=self._callx_helper, kfunc=self._kfunc,
+            ldabs=self._ldabs, ldind=self._ldind,
+        )  # fmt: skip
+        for insn in prog.insns:
+            if insn is not None and insn.info is not None and insn.info.form is Form.CALL:
+                if insn.info.variant == CallKind.HELPER:
+                    hid = insn.imm & 0xFFFFFFFF
+                    ns[f"helper_{hid}"] = self._helper_caller(hid)
+        return ns
+
+    def _compile(self, stops: frozenset[int], guards: dict[int, list[Guard]],
+                 only: int | None) -> _Compiled:  # fmt: skip
+        prog = self._require()
+        ctx = codegen.CodegenContext(lambda insn, pc: self._pseudo_value(insn, pc, prog))
+        source, linemap = codegen.generate(prog.insns, ctx, stops, guards, only)
+        ns = self._namespace(linemap.lines)
+        code = compile(source, f"<bpf:{prog.name}:{'all' if only is None else only}>", "exec")
+        exec(code, ns)  # noqa: S102 - our own generated source
+        return _Compiled(ns["run"], linemap.lines)  # type: ignore[arg-type]
+
+    def _run_fn(self, pcs: frozenset[int], key_guards: tuple[tuple[int, Guard], ...],
+                guards: dict[int, list[Guard]]) -> _Compiled:  # fmt: skip
+        key = (pcs, key_guards)
+        compiled = self._run_cache.get(key)
+        if compiled is None:
+            if len(self._run_cache) > 16:
+                self._run_cache.clear()
+            compiled = self._run_cache[key] = self._compile(pcs, guards, None)
+        return compiled
+
+    def _step_fn(self, pc: int) -> _Compiled:
+        compiled = self._step_cache.get(pc)
+        if compiled is None:
+            prog = self._require()
+            if not 0 <= pc < prog.nslots or prog.insns[pc] is None:
+                compiled = self._bad_pc_fn(pc)
+            else:
+                compiled = self._compile(frozenset(), {}, pc)
+            self._step_cache[pc] = compiled
+        return compiled
+
+    def _bad_pc_fn(self, pc: int) -> _Compiled:
+        def run(m: InterpBackend, limit: int, nstart: int, max_depth: int) -> int:
+            m.exc = runtime.FaultError("bad-pc", f"pc {pc} is not the start of an instruction")
+            return codegen.ST_FAULT
+
+        return _Compiled(run, {})
+
+    # run-time services called by generated code -------------------------------------------
+    def _push_frame(self, depth: int, entry: int) -> int:
+        self.space.add(stack_frame_region(depth))
+        self._entries.append(entry)
+        return frame_pointer(depth)
+
+    def _pop_frame(self, depth: int) -> None:
+        self.space.remove(f"stack[{depth}]")
+        self._entries.pop()
+
+    def _check_depth(self, depth: int, pc: int) -> None:
+        if depth + 1 >= MAX_CALL_FRAMES:
+            raise runtime.FaultError("call", f"call depth limit reached: {MAX_CALL_FRAMES} frames "
+                                     "are in use (the kernel allows at most 8 nested frames)")  # fmt: skip
+
+    def _fall_off(self, pc: int) -> None:
+        raise runtime.FaultError("end-of-program",
+                                 f"execution ran past the last instruction (insn {pc}); "
+                                 "every path must end in exit")  # fmt: skip
+
+    def _callx_target(self, value: int) -> int:
+        prog = self._require()
+        if value in self._env.helpers:
+            return -1
+        off = value - CODE_BASE
+        if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
+            return off // 8
+        raise runtime.FaultError("callx", f"callx target {value:#x} is neither a helper id nor "
+                                 "the address of an instruction")  # fmt: skip
+
+    def _callx_helper(self, hid: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        return self._helper_caller(hid)(r1, r2, r3, r4, r5)
+
+    def _kfunc(self, btf_id: int) -> None:
+        raise runtime.FaultError("kfunc", f"kfunc call (BTF id {btf_id}) is not supported by interp")
+
+    def _ldabs(self, size: int, offset: int) -> int:
+        raise runtime.FaultError("legacy", "legacy packet load (LD_ABS) needs a socket buffer; "
+                                 f"{self._require().prog_type} programs have none")  # fmt: skip
+
+    def _ldind(self, size: int, base: int, offset: int) -> int:
+        raise runtime.FaultError("legacy", "legacy packet load (LD_IND) needs a socket buffer; "
+                                 f"{self._require().prog_type} programs have none")  # fmt: skip
+
+    def _helper_caller(self, hid: int) -> Callable[..., int]:
+        spec: HelperSpec | None = self._env.helpers.get(hid)
+        if spec is None or spec.impl is None:
+            name = f"{spec.name}#{hid}" if spec else f"#{hid}"
+
+            def missing(*args: int) -> int:
+                raise HelperFaultError(f"call to helper {name}, which bpfdbg does not implement "
+                                       f"for {self._env.helpers.name} programs")  # fmt: skip
+
+            return missing
+        impl = spec.impl
+        ctx = _HelperContext(self)
+
+        def call(r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            return impl(ctx, r1, r2, r3, r4, r5) & _M64
+
+        return call
+
+    def _pseudo_value(self, insn: Insn, pc: int, prog: Program) -> int:
+        assert insn.info is not None
+        src = insn.info.variant
+        if src == PseudoSrc.FUNC:
+            return CODE_BASE + (pc + 1 + insn.imm) * 8
+        kind = PseudoSrc(src).name.lower()
+        raise _LoadError(Diagnostic(pc, "unresolved-pseudo",
+                                    f"lddw with pseudo source {kind} ({src}) refers to "
+                                    f"{'a map' if 'map' in kind else 'a kernel object'} "
+                                    f"(imm {insn.imm}), but none is loaded with this program",
+                                    insn.encode()))  # fmt: skip
+
+
+class _HelperContext:
+    def __init__(self, backend: InterpBackend) -> None:
+        self._b = backend
+
+    @property
+    def space(self) -> AddressSpace:
+        return self._b.space
+
+    def emit(self, line: str) -> None:
+        self._b.output.append(line)
+
+
+def _guard_holds(guard: Guard, regs: list[int]) -> bool:
+    v = regs[guard.reg]
+    op = guard.op
+    if op == "&":
+        return bool(v & guard.value)
+    return {"==": v == guard.value, "!=": v != guard.value, "<": v < guard.value,
+            "<=": v <= guard.value, ">": v > guard.value, ">=": v >= guard.value}[op]  # fmt: skip

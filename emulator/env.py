@@ -1,0 +1,33 @@
+"""Environment and RunInput: everything outside the program that a run depends on.
+
+The Environment is shared by all backends of a session and describes the world (helper
+table, instruction budget; maps, clock and random source arrive with program types). Each
+backend builds its own mutable state from it, so that backends can disagree visibly.
+RunInput is one run's input: the memory (or, later, packet and ctx) the program sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.helpers.conformance import CONFORMANCE_HELPERS
+from emulator.helpers.registry import HelperTable
+
+DEFAULT_BUDGET = 1_000_000
+"""Instructions one run may execute before it stops with a budget stop (the kernel's
+verifier limit is also a million instructions, so a verifiable program never hits it)."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    helpers: HelperTable = field(default_factory=lambda: CONFORMANCE_HELPERS)
+    budget: int = DEFAULT_BUDGET
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """One run's input. ``mem``: the raw convention's memory (r1 = its address, r2 = length;
+    r1 = 0 when empty). ``budget`` overrides the Environment's for this run."""
+
+    mem: bytes = b""
+    budget: int | None = None

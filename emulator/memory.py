@@ -1,0 +1,279 @@
+"""The 64-bit address space a program runs in: named regions, every access checked.
+
+Each region (a stack frame, the input memory or ctx, the packet, a map value, ...) has a base
+address, a size and its bytes. Loads and stores outside every region, or past a region's
+end, raise :class:`MemoryFaultError`, whose message says what was accessed and where, in the
+verifier's pointer vocabulary ("read of 4 bytes at pkt+62, packet is 60 bytes").
+
+The layout is fixed so that every backend (and the host JIT under Unicorn) can map the same
+regions at the same addresses, and pointer values compare equal across backends.
+
+Loads and stores are on the interpreter's hot path: the common case (same region as the
+last access) costs one subtraction, one bounds check and one ``struct`` call.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from emulator.errors import EmulatorError
+from emulator.state import MemWrite, RegionSnapshot
+
+# Address layout: each kind of region lives in its own 4 GiB window, page aligned.
+CTX_BASE = 0x1_0000_0000  # raw input memory or the program's context
+PKT_BASE = 0x2_0000_0000  # packet data (headroom below, tailroom above)
+STACK_BASE = 0x3_0000_0000  # call frame k occupies the top of page window k
+MAP_BASE = 0x4_0000_0000  # map values and global data
+CODE_BASE = 0x5_0000_0000  # code addresses of subprograms (for callx), not readable
+STACK_WINDOW = 0x1000
+STACK_SIZE = 512
+
+_FMT = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
+_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
+
+
+class MemoryFaultError(EmulatorError):
+    """An access outside the regions; the backend turns it into a Fault at the current pc."""
+
+    def __init__(self, message: str, addr: int, size: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.addr = addr
+        self.size = size
+
+
+@dataclass(eq=False, slots=True)
+class Region:
+    """A named, contiguous piece of memory.
+
+    ``label`` is how addresses inside it are shown (``pkt``, ``fp``, ``ctx``,
+    ``map_value(counters)``); ``what`` names it in fault messages ("packet", "stack frame").
+    For stack frames ``anchor_end`` makes offsets count from the top (``fp-8``).
+    """
+
+    name: str
+    kind: str
+    base: int
+    data: bytearray
+    writable: bool = True
+    label: str = ""
+    what: str = ""
+    anchor_end: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.data)
+
+    def describe(self, addr: int) -> str:
+        label = self.label or self.name
+        off = addr - (self.end if self.anchor_end else self.base)
+        if off == 0:
+            return label
+        return f"{label}{'+' if off > 0 else '-'}{abs(off)}"
+
+
+_NEAR = 0x10000  # addresses this close to a region are described relative to it
+
+
+class AddressSpace:
+    """The set of regions of one backend's machine, with checked access.
+
+    ``journal`` is None while running fast; the single-step path sets it to a list, and
+    every store then records its old and new bytes there (the write journal of StepEvents).
+    """
+
+    def __init__(self) -> None:
+        self._regions: list[Region] = []
+        self._bases: list[int] = []
+        self._by_name: dict[str, Region] = {}
+        self._last: Region = Region("<none>", "none", -(1 << 70), bytearray())
+        self.journal: list[MemWrite] | None = None
+
+    # -- regions -----------------------------------------------------------------------
+    def add(self, region: Region) -> Region:
+        if region.name in self._by_name:
+            raise ValueError(f"region {region.name!r} already exists")
+        for other in self._regions:
+            if region.base < other.end and other.base < region.end:
+                raise ValueError(f"region {region.name!r} overlaps {other.name!r}")
+        i = bisect.bisect(self._bases, region.base)
+        self._regions.insert(i, region)
+        self._bases.insert(i, region.base)
+        self._by_name[region.name] = region
+        return region
+
+    def remove(self, name: str) -> None:
+        region = self._by_name.pop(name)
+        i = self._regions.index(region)
+        del self._regions[i]
+        del self._bases[i]
+        if self._last is region:
+            self._last = Region("<none>", "none", -(1 << 70), bytearray())
+
+    def get(self, name: str) -> Region | None:
+        return self._by_name.get(name)
+
+    def __iter__(self) -> Iterator[Region]:
+        return iter(self._regions)
+
+    def find(self, addr: int) -> Region | None:
+        i = bisect.bisect(self._bases, addr) - 1
+        if i >= 0:
+            region = self._regions[i]
+            if addr < region.end:
+                return region
+        return None
+
+    def snapshot(self) -> dict[str, RegionSnapshot]:
+        return {r.name: RegionSnapshot(r.name, r.kind, r.base, bytes(r.data)) for r in self._regions}
+
+    # -- describing addresses ----------------------------------------------------------
+    def nearest(self, addr: int) -> Region | None:
+        """The region containing ``addr``, or the closest one within 64 KiB of it."""
+        best: Region | None = None
+        best_dist = _NEAR + 1
+        for region in self._regions:
+            if region.base <= addr < region.end:
+                return region
+            dist = region.base - addr if addr < region.base else addr - region.end + 1
+            if dist < best_dist:
+                best, best_dist = region, dist
+        return best
+
+    def describe(self, addr: int) -> str:
+        """``pkt+14``, ``fp-8``, ``map_value(counters)+4``, or hex when in no region."""
+        region = self.nearest(addr)
+        return region.describe(addr) if region else f"{addr:#x}"
+
+    def _fault(self, verb: str, addr: int, size: int) -> MemoryFaultError:
+        noun = f"{verb} of {size} byte{'s' if size != 1 else ''}"
+        if addr == 0 or 0 <= addr < 0x1000:
+            return MemoryFaultError(f"{noun} at {addr:#x}: NULL pointer dereference", addr, size)
+        region = self.nearest(addr)
+        if region is None:
+            return MemoryFaultError(f"{noun} at {addr & 0xFFFFFFFFFFFFFFFF:#x}: "
+                                    "not in any memory region (is this a pointer?)", addr, size)  # fmt: skip
+        where = region.describe(addr)
+        what = region.what or region.kind
+        if region.base <= addr < region.end and addr + size <= region.end and verb == "write":
+            return MemoryFaultError(f"{noun} at {where}: {what} is read-only", addr, size)
+        return MemoryFaultError(f"{noun} at {where}, {what} is {region.size} bytes", addr, size)
+
+    # -- checked access ----------------------------------------------------------------
+    def region_for(self, addr: int, size: int, verb: str = "read") -> Region:
+        region = self._last
+        if not (region.base <= addr and addr + size <= region.end):
+            found = self.find(addr)
+            if found is None or addr + size > found.end:
+                raise self._fault(verb, addr, size)
+            region = self._last = found
+        return region
+
+    def load(self, addr: int, size: int) -> int:
+        """Unsigned little-endian value of ``size`` (1, 2, 4, 8) bytes at ``addr``."""
+        region = self._last
+        off = addr - region.base
+        if off < 0 or off + size > len(region.data):
+            region = self.region_for(addr, size, "read")
+            off = addr - region.base
+        return _FMT[size].unpack_from(region.data, off)[0]
+
+    def store(self, addr: int, size: int, value: int) -> None:
+        region = self._last
+        off = addr - region.base
+        if off < 0 or off + size > len(region.data) or not region.writable:
+            region = self.region_for(addr, size, "write")
+            if not region.writable:
+                raise self._fault("write", addr, size)
+            off = addr - region.base
+        if self.journal is not None:
+            old = bytes(region.data[off : off + size])
+            _FMT[size].pack_into(region.data, off, value & _MASK[size])
+            self.journal.append(MemWrite(addr, old, bytes(region.data[off : off + size]),
+                                         region.describe(addr)))  # fmt: skip
+            return
+        _FMT[size].pack_into(region.data, off, value & _MASK[size])
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Bytes at ``addr``; for helpers and the debugger (``x/16xb``)."""
+        if size == 0:
+            return b""
+        region = self.region_for(addr, size, "read")
+        off = addr - region.base
+        return bytes(region.data[off : off + size])
+
+    def write(self, addr: int, data: bytes) -> None:
+        if not data:
+            return
+        region = self.region_for(addr, len(data), "write")
+        if not region.writable:
+            raise self._fault("write", addr, len(data))
+        off = addr - region.base
+        old = bytes(region.data[off : off + len(data)])
+        region.data[off : off + len(data)] = data
+        if self.journal is not None:
+            self.journal.append(MemWrite(addr, old, bytes(data), region.describe(addr)))
+
+    def accessors(self) -> dict[str, object]:
+        """Size-specialised load/store closures for generated code (one call per access)."""
+        space = self
+        fault = self._fault
+        find = self.find
+        u = {n: f.unpack_from for n, f in _FMT.items()}
+        p = {n: f.pack_into for n, f in _FMT.items()}
+
+        def make_load(size: int):  # type: ignore[no-untyped-def]
+            unpack = u[size]
+
+            def load(addr: int) -> int:
+                region = space._last
+                off = addr - region.base
+                if off < 0 or off + size > len(region.data):
+                    region = find(addr)
+                    if region is None or addr + size > region.end:
+                        raise fault("read", addr, size)
+                    space._last = region
+                    off = addr - region.base
+                return unpack(region.data, off)[0]
+
+            return load
+
+        def make_store(size: int):  # type: ignore[no-untyped-def]
+            pack = p[size]
+            mask = _MASK[size]
+
+            def store(addr: int, value: int) -> None:
+                region = space._last
+                off = addr - region.base
+                if (off < 0 or off + size > len(region.data) or not region.writable
+                        or space.journal is not None):  # fmt: skip
+                    space.store(addr, size, value)
+                    return
+                pack(region.data, off, value & mask)
+
+            return store
+
+        out: dict[str, object] = {}
+        for size in (1, 2, 4, 8):
+            out[f"ld{size}"] = make_load(size)
+            out[f"st{size}"] = make_store(size)
+        return out
+
+
+def stack_frame_region(depth: int) -> Region:
+    """The 512-byte frame of call depth ``depth``; r10 points at its end."""
+    window = STACK_BASE + depth * STACK_WINDOW
+    label = "fp" if depth == 0 else f"fp[{depth}]"
+    return Region(f"stack[{depth}]", "stack", window + STACK_WINDOW - STACK_SIZE,
+                  bytearray(STACK_SIZE), label=label, what="stack frame", anchor_end=True)  # fmt: skip
+
+
+def frame_pointer(depth: int) -> int:
+    return STACK_BASE + depth * STACK_WINDOW + STACK_WINDOW

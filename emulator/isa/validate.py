@@ -15,7 +15,7 @@ from emulator.isa.insn import Insn
 from emulator.isa.table import VARIANT_FIELD, Form
 
 # Which fields each form leaves unused (and so must be zero), besides the variant field.
-_UNUSED: dict[Form, tuple[str, ...]] = {
+UNUSED_FIELDS: dict[Form, tuple[str, ...]] = {
     Form.ALU_REG: ("off", "imm"),
     Form.ALU_IMM: ("src", "off"),
     Form.NEG: ("src", "off", "imm"),
@@ -64,11 +64,11 @@ def validate_insn(insn: Insn, pc: int, raw: bytes = b"") -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     for reg_field in ("dst", "src"):
         value = getattr(insn, reg_field)
-        if value > MAX_REG and reg_field not in _UNUSED[info.form]:
+        if value > MAX_REG and reg_field not in UNUSED_FIELDS[info.form]:
             diags.append(Diagnostic(pc, "bad-register",
                                     f"{info.mnemonic}: {reg_field} register r{value} does not exist "
                                     f"(r0-r{MAX_REG})", slot))  # fmt: skip
-    for name in _UNUSED[info.form]:
+    for name in UNUSED_FIELDS[info.form]:
         if name == info.variant_field:
             continue
         if getattr(insn, name) != 0:

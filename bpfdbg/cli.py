@@ -1,0 +1,167 @@
+"""Command-line entry points (DESIGN.md "Command line").
+
+Every error a user can cause (missing file, bad bytes, unknown backend) ends in one line on
+stderr that says what to do, and a non-zero exit status; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bpfdbg import __version__
+from bpfdbg.headless import RunRejected, result_json, run_once
+from emulator.backends.base import backend_names
+from emulator.env import DEFAULT_BUDGET, Environment
+from emulator.errors import DecodeError
+from emulator.program import Program
+from emulator.state import StopReason
+
+EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A user mistake; the message is printed as ``bpfdbg: <message>``."""
+
+
+def _parse_hex(text: str, what: str) -> bytes:
+    cleaned = "".join(text.split()).removeprefix("0x")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise CliError(f"{what} must be hex bytes like 'de ad be ef' or 'deadbeef', "
+                       f"got {text[:40]!r}") from None  # fmt: skip
+
+
+def _read_program(path: str, raw: bool) -> Program:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {path}: {err.strerror or err}") from None
+    if data[:4] == b"\x7fELF":
+        raise CliError(f"{path} is an ELF object; this version of bpfdbg runs raw instruction "
+                       "files only (--raw). ELF loading arrives with the object loader.")  # fmt: skip
+    if not raw:
+        raise CliError(f"{path} is not an ELF object; if it holds raw 8-byte instruction "
+                       "slots, add --raw")  # fmt: skip
+    if not data:
+        raise CliError(f"{path} is empty: no instructions to run")
+    if len(data) % 8:
+        raise CliError(f"{path} is {len(data)} bytes, not a multiple of 8: raw eBPF programs "
+                       "are 8-byte instruction slots")  # fmt: skip
+    try:
+        return Program.from_bytes(data, name=Path(path).stem)
+    except DecodeError as err:
+        lines = [str(d) for d in err.diagnostics]
+        more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise CliError(f"{path}: {lines[0]}{more}") from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    backends = args.backend or ["interp"]
+    known = backend_names()
+    for name in backends:
+        if name not in known:
+            raise CliError(f"unknown backend {name!r}; available: {', '.join(known)}")
+    if len(backends) > 1:
+        raise CliError("running several backends in lockstep is not available in this "
+                       f"version (available backends: {', '.join(known)})")  # fmt: skip
+    prog = _read_program(args.prog, args.raw)
+    mem = _parse_hex(args.mem, "--mem") if args.mem else b""
+    try:
+        result = run_once(prog, mem, backends[0], Environment(budget=args.budget))
+    except RunRejected as err:
+        raise CliError(f"{args.prog} rejected by {backends[0]}: {err}") from None
+    if args.json:
+        print(json.dumps(result_json(result)))
+    else:
+        for line in result.trace:
+            print(line)
+        if result.reason is StopReason.EXIT:
+            assert result.retval is not None
+            print(f"r0 = {result.retval:#x} ({result.retval}), {result.insns} instructions")
+        elif result.fault is not None:
+            print(f"{result.fault} ({result.insns} instructions executed)")
+        else:
+            print(f"stopped at insn {result.stopped_at} after {result.insns} instructions: "
+                  "instruction budget spent (endless loop?); raise it with --budget N")  # fmt: skip
+    return EXIT_OK if result.reason is StopReason.EXIT else EXIT_PROGRAM
+
+
+def _cmd_conformance(args: argparse.Namespace) -> int:
+    from bpfdbg.conformance import data_files, run_case
+
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise CliError(f"{directory} is not a directory of bpf_conformance .data files")
+    if args.backend not in backend_names():
+        raise CliError(f"unknown backend {args.backend!r}; available: {', '.join(backend_names())}")
+    results = []
+    for path in data_files(directory, args.include, args.exclude):
+        case = run_case(path, args.backend)
+        results.append(case)
+        if case.outcome == "fail":
+            print(f"FAIL: {case.name}: {case.message}")
+        elif case.outcome == "skip":
+            print(f"SKIP: {case.name}: {case.message}")
+        elif args.verbose:
+            print(f"PASS: {case.name}")
+    if not results:
+        raise CliError(f"no .data files in {directory}")
+    from bpfdbg.conformance import summary_line
+
+    print(summary_line(results))
+    return EXIT_OK if all(r.outcome != "fail" for r in results) else EXIT_PROGRAM
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bpfdbg",
+        description="An interactive debugger for eBPF programs.",
+    )
+    parser.add_argument("--version", action="version", version=f"bpfdbg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a program once, headless, and print r0 (or JSON)")
+    run.add_argument("prog", metavar="PROG", help="program file")
+    run.add_argument("--raw", action="store_true", help="PROG is a file of 8-byte instruction slots")
+    run.add_argument("--mem", metavar="HEX", help="input memory: r1 points at a copy, r2 is its length")
+    run.add_argument("--backend", action="append", metavar="NAME", help="backend (default interp)")
+    run.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
+                     help=f"stop after N instructions (default {DEFAULT_BUDGET})")  # fmt: skip
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.set_defaults(func=_cmd_run)
+
+    conf = sub.add_parser("conformance", help="run a directory of bpf_conformance .data tests")
+    conf.add_argument("dir", metavar="DIR")
+    conf.add_argument("--backend", default="interp", metavar="NAME")
+    conf.add_argument("--include", metavar="REGEX", help="only tests whose file name matches")
+    conf.add_argument("--exclude", metavar="REGEX", help="skip tests whose file name matches")
+    conf.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    conf.set_defaults(func=_cmd_conformance)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except CliError as err:
+        print(f"bpfdbg: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bpfdbg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

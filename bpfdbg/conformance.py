@@ -29,7 +29,7 @@ class CaseResult:
 
 
 def _program_of(test: DataTest) -> bytes:
-    return test.program_bytes()
+    return test.program()
 
 
 def run_case(path: Path, backend: str = "interp") -> CaseResult:
@@ -41,6 +41,8 @@ def run_case(path: Path, backend: str = "interp") -> CaseResult:
         return CaseResult(name, "fail", f"cannot read: {err}")
     except EmulatorError as err:
         return CaseResult(name, "skip", str(err))
+    if test.skip is not None:
+        return CaseResult(name, "skip", test.skip)
     if test.result is None and test.error is None:
         return CaseResult(name, "skip", "no -- result and no -- error section")
     try:

@@ -113,17 +113,25 @@ def main() -> None:
 
     cases = [
         ("interp run, no breakpoint", loop_program(n), StopCondition()),
-        ("interp run, conditional bp in loop never true", loop_program(n),
-         StopCondition(pcs=frozenset({5}), guards=((5, Guard(1, "==", 0xDEADBEEF)),))),
-        ("interp run, bp on an instruction never reached", loop_program(n, dead_slot=True),
-         StopCondition(pcs=frozenset({10}))),
-    ]  # fmt: skip
+        (
+            "interp run, conditional bp in loop never true",
+            loop_program(n),
+            StopCondition(pcs=frozenset({5}), guards=((5, Guard(1, "==", 0xDEADBEEF)),)),
+        ),
+        (
+            "interp run, bp on an instruction never reached",
+            loop_program(n, dead_slot=True),
+            StopCondition(pcs=frozenset({10})),
+        ),
+    ]
     for label, code, stop in cases:
         insns, elapsed, retval = timed_run(code, stop)
         assert insns == expected, (insns, expected)
         rate = insns / elapsed
-        print(f"{label:48s} {rate / 1e6:6.2f} M insn/s  ({rate / bare_rate:4.2f}x bare loop; "
-              f"{insns:,} insns in {elapsed:.2f} s, r0={retval:#x})")  # fmt: skip
+        print(
+            f"{label:48s} {rate / 1e6:6.2f} M insn/s  ({rate / bare_rate:4.2f}x bare loop; "
+            f"{insns:,} insns in {elapsed:.2f} s, r0={retval:#x})"
+        )
 
     per_step = step_latency(loop_program(n), args.steps)
     print(f"{'interp step() with write journal':48s} {per_step * 1e6:6.2f} us/step")

@@ -32,8 +32,9 @@ def _parse_hex(text: str, what: str) -> bytes:
     try:
         return bytes.fromhex(cleaned)
     except ValueError:
-        raise CliError(f"{what} must be hex bytes like 'de ad be ef' or 'deadbeef', "
-                       f"got {text[:40]!r}") from None  # fmt: skip
+        raise CliError(
+            f"{what} must be hex bytes like 'de ad be ef' or 'deadbeef', got {text[:40]!r}"
+        ) from None
 
 
 def _read_program(path: str, raw: bool) -> Program:
@@ -42,16 +43,19 @@ def _read_program(path: str, raw: bool) -> Program:
     except OSError as err:
         raise CliError(f"cannot read {path}: {err.strerror or err}") from None
     if data[:4] == b"\x7fELF":
-        raise CliError(f"{path} is an ELF object; this version of bpfdbg runs raw instruction "
-                       "files only (--raw). ELF loading arrives with the object loader.")  # fmt: skip
+        raise CliError(
+            f"{path} is an ELF object; this version of bpfdbg runs raw instruction "
+            "files only (--raw). ELF loading arrives with the object loader."
+        )
     if not raw:
-        raise CliError(f"{path} is not an ELF object; if it holds raw 8-byte instruction "
-                       "slots, add --raw")  # fmt: skip
+        raise CliError(f"{path} is not an ELF object; if it holds raw 8-byte instruction slots, add --raw")
     if not data:
         raise CliError(f"{path} is empty: no instructions to run")
     if len(data) % 8:
-        raise CliError(f"{path} is {len(data)} bytes, not a multiple of 8: raw eBPF programs "
-                       "are 8-byte instruction slots")  # fmt: skip
+        raise CliError(
+            f"{path} is {len(data)} bytes, not a multiple of 8: raw eBPF programs "
+            "are 8-byte instruction slots"
+        )
     try:
         return Program.from_bytes(data, name=Path(path).stem)
     except DecodeError as err:
@@ -67,8 +71,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if name not in known:
             raise CliError(f"unknown backend {name!r}; available: {', '.join(known)}")
     if len(backends) > 1:
-        raise CliError("running several backends in lockstep is not available in this "
-                       f"version (available backends: {', '.join(known)})")  # fmt: skip
+        raise CliError(
+            "running several backends in lockstep is not available in this "
+            f"version (available backends: {', '.join(known)})"
+        )
     prog = _read_program(args.prog, args.raw)
     mem = _parse_hex(args.mem, "--mem") if args.mem else b""
     try:
@@ -86,8 +92,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         elif result.fault is not None:
             print(f"{result.fault} ({result.insns} instructions executed)")
         else:
-            print(f"stopped at insn {result.stopped_at} after {result.insns} instructions: "
-                  "instruction budget spent (endless loop?); raise it with --budget N")  # fmt: skip
+            print(
+                f"stopped at insn {result.stopped_at} after {result.insns} instructions: "
+                "instruction budget spent (endless loop?); raise it with --budget N"
+            )
     return EXIT_OK if result.reason is StopReason.EXIT else EXIT_PROGRAM
 
 
@@ -130,8 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--raw", action="store_true", help="PROG is a file of 8-byte instruction slots")
     run.add_argument("--mem", metavar="HEX", help="input memory: r1 points at a copy, r2 is its length")
     run.add_argument("--backend", action="append", metavar="NAME", help="backend (default interp)")
-    run.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
-                     help=f"stop after N instructions (default {DEFAULT_BUDGET})")  # fmt: skip
+    run.add_argument(
+        "--budget",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"stop after N instructions (default {DEFAULT_BUDGET})",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.set_defaults(func=_cmd_run)
 

@@ -66,19 +66,20 @@ def run_case(path: Path, backend: str = "interp") -> CaseResult:
             return CaseResult(name, "pass", f"faulted as expected: {result.fault.message}")
         return CaseResult(name, "fail", str(result.fault))
     if result.reason is not StopReason.EXIT:
-        return CaseResult(name, "fail", f"stopped ({result.reason.value}) after {result.insns} "
-                                        "instructions without exiting")  # fmt: skip
+        return CaseResult(
+            name, "fail", f"stopped ({result.reason.value}) after {result.insns} instructions without exiting"
+        )
     if test.error is not None:
-        return CaseResult(name, "fail", f"expected error {test.error!r}, "
-                                        f"but exited with r0={result.retval:#x}")  # fmt: skip
+        return CaseResult(
+            name, "fail", f"expected error {test.error!r}, but exited with r0={result.retval:#x}"
+        )
     assert result.retval is not None and test.result is not None
     if result.retval == test.result & 0xFFFFFFFFFFFFFFFF:
         return CaseResult(name, "pass")
     return CaseResult(name, "fail", f"r0 is {result.retval:#x}, expected {test.result:#x}")
 
 
-def data_files(directory: Path, include: str | None = None, exclude: str | None = None
-               ) -> Iterator[Path]:  # fmt: skip
+def data_files(directory: Path, include: str | None = None, exclude: str | None = None) -> Iterator[Path]:
     """The ``.data`` files of a directory, sorted by path as the official runner does."""
     for path in sorted(directory.glob("*.data")):
         if include and not re.search(include, path.name):
@@ -88,8 +89,9 @@ def data_files(directory: Path, include: str | None = None, exclude: str | None 
         yield path
 
 
-def run_directory(directory: Path, backend: str = "interp", include: str | None = None,
-                  exclude: str | None = None) -> list[CaseResult]:  # fmt: skip
+def run_directory(
+    directory: Path, backend: str = "interp", include: str | None = None, exclude: str | None = None
+) -> list[CaseResult]:
     return [run_case(p, backend) for p in data_files(directory, include, exclude)]
 
 

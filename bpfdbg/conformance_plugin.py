@@ -7,7 +7,8 @@ failure we print the reason to stderr and exit non-zero (the runner shows stdout
 non-empty, else stderr).
 
 Options (given through the runner's ``--plugin_options``): ``--backend NAME`` picks the
-backend, ``--debug`` reports the instruction count and how the run stopped on stderr, ``--budget N`` caps the run.
+backend, ``--debug`` reports the instruction count and how the run stopped on stderr,
+``--budget N`` caps the run.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ def _hex_bytes(text: str) -> bytes:
         raise ValueError(f"expected hex bytes separated by spaces: {err}") from None
 
 
-def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # fmt: skip
+def main(
+    argv: Sequence[str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -63,12 +68,14 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
             print(f"option {opt} is not supported by bpfdbg's plugin", file=stderr)
             return 2
         else:
-            print(f"unknown option {opt!r} (known: --backend NAME, --budget N, --debug)",
-                  file=stderr)  # fmt: skip
+            print(f"unknown option {opt!r} (known: --backend NAME, --budget N, --debug)", file=stderr)
             return 2
     if elf:
-        print("ELF input (--elf) needs the ELF loader, which this version of bpfdbg does not "
-              "have yet; run without --elf true", file=stderr)  # fmt: skip
+        print(
+            "ELF input (--elf) needs the ELF loader, which this version of bpfdbg does not "
+            "have yet; run without --elf true",
+            file=stderr,
+        )
         return 2
     try:
         code = _hex_bytes(stdin.read())
@@ -89,8 +96,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     if result.fault is not None:
         print(str(result.fault), file=stderr)
     else:
-        print(f"program did not exit: {result.reason.value} after {result.insns} instructions",
-              file=stderr)  # fmt: skip
+        print(f"program did not exit: {result.reason.value} after {result.insns} instructions", file=stderr)
     return 1
 
 

@@ -27,8 +27,13 @@ class RunResult:
     stopped_at: int = 0
 
 
-def run_once(prog: Program, mem: bytes = b"", backend: str = "interp",
-             env: Environment | None = None, budget: int | None = None) -> RunResult:  # fmt: skip
+def run_once(
+    prog: Program,
+    mem: bytes = b"",
+    backend: str = "interp",
+    env: Environment | None = None,
+    budget: int | None = None,
+) -> RunResult:
     """Load, reset with ``mem`` (the raw convention) and run to the end."""
     machine = create(backend)
     report = machine.load(prog, env or Environment())
@@ -39,8 +44,16 @@ def run_once(prog: Program, mem: bytes = b"", backend: str = "interp",
     state = machine.state()
     mem_region = state.regions.get("mem")
     trace = list(getattr(machine, "output", []))
-    return RunResult(backend, stop.reason, stop.retval, stop.insns, stop.fault,
-                     mem_region.data if mem_region else None, trace, stop.pc)  # fmt: skip
+    return RunResult(
+        backend,
+        stop.reason,
+        stop.retval,
+        stop.insns,
+        stop.fault,
+        mem_region.data if mem_region else None,
+        trace,
+        stop.pc,
+    )
 
 
 def result_json(result: RunResult) -> dict[str, object]:
@@ -48,8 +61,10 @@ def result_json(result: RunResult) -> dict[str, object]:
     if result.fault is not None:
         fault = {"pc": result.fault.pc, "message": result.fault.message}
     elif result.reason is StopReason.BUDGET:
-        fault = {"pc": result.stopped_at,
-                 "message": f"instruction budget spent after {result.insns} instructions"}  # fmt: skip
+        fault = {
+            "pc": result.stopped_at,
+            "message": f"instruction budget spent after {result.insns} instructions",
+        }
     return {
         "backend": result.backend,
         "retval": result.retval,

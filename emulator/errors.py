@@ -33,6 +33,7 @@ class AsmError(EmulatorError):
     """Assembler input that cannot be assembled; names the line."""
 
     def __init__(self, message: str, line: int | None = None, text: str = "") -> None:
+        self.reason = message
         self.line = line
         self.text = text
         where = f"line {line}: " if line is not None else ""

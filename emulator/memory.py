@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from emulator.errors import EmulatorError
@@ -158,8 +158,11 @@ class AddressSpace:
             return MemoryFaultError(f"{noun} at {addr:#x}: NULL pointer dereference", addr, size)
         region = self.nearest(addr)
         if region is None:
-            return MemoryFaultError(f"{noun} at {addr & 0xFFFFFFFFFFFFFFFF:#x}: "
-                                    "not in any memory region (is this a pointer?)", addr, size)  # fmt: skip
+            return MemoryFaultError(
+                f"{noun} at {addr & 0xFFFFFFFFFFFFFFFF:#x}: not in any memory region (is this a pointer?)",
+                addr,
+                size,
+            )
         where = region.describe(addr)
         what = region.what or region.kind
         if region.base <= addr < region.end and addr + size <= region.end and verb == "write":
@@ -196,8 +199,9 @@ class AddressSpace:
         if self.journal is not None:
             old = bytes(region.data[off : off + size])
             _FMT[size].pack_into(region.data, off, value & _MASK[size])
-            self.journal.append(MemWrite(addr, old, bytes(region.data[off : off + size]),
-                                         region.describe(addr)))  # fmt: skip
+            self.journal.append(
+                MemWrite(addr, old, bytes(region.data[off : off + size]), region.describe(addr))
+            )
             return
         _FMT[size].pack_into(region.data, off, value & _MASK[size])
 
@@ -229,31 +233,35 @@ class AddressSpace:
         u = {n: f.unpack_from for n, f in _FMT.items()}
         p = {n: f.pack_into for n, f in _FMT.items()}
 
-        def make_load(size: int):  # type: ignore[no-untyped-def]
+        def make_load(size: int) -> Callable[[int], int]:
             unpack = u[size]
 
             def load(addr: int) -> int:
                 region = space._last
                 off = addr - region.base
                 if off < 0 or off + size > len(region.data):
-                    region = find(addr)
-                    if region is None or addr + size > region.end:
+                    found = find(addr)
+                    if found is None or addr + size > found.end:
                         raise fault("read", addr, size)
-                    space._last = region
+                    region = space._last = found
                     off = addr - region.base
                 return unpack(region.data, off)[0]
 
             return load
 
-        def make_store(size: int):  # type: ignore[no-untyped-def]
+        def make_store(size: int) -> Callable[[int, int], None]:
             pack = p[size]
             mask = _MASK[size]
 
             def store(addr: int, value: int) -> None:
                 region = space._last
                 off = addr - region.base
-                if (off < 0 or off + size > len(region.data) or not region.writable
-                        or space.journal is not None):  # fmt: skip
+                if (
+                    off < 0
+                    or off + size > len(region.data)
+                    or not region.writable
+                    or space.journal is not None
+                ):
                     space.store(addr, size, value)
                     return
                 pack(region.data, off, value & mask)
@@ -271,8 +279,15 @@ def stack_frame_region(depth: int) -> Region:
     """The 512-byte frame of call depth ``depth``; r10 points at its end."""
     window = STACK_BASE + depth * STACK_WINDOW
     label = "fp" if depth == 0 else f"fp[{depth}]"
-    return Region(f"stack[{depth}]", "stack", window + STACK_WINDOW - STACK_SIZE,
-                  bytearray(STACK_SIZE), label=label, what="stack frame", anchor_end=True)  # fmt: skip
+    return Region(
+        f"stack[{depth}]",
+        "stack",
+        window + STACK_WINDOW - STACK_SIZE,
+        bytearray(STACK_SIZE),
+        label=label,
+        what="stack frame",
+        anchor_end=True,
+    )
 
 
 def frame_pointer(depth: int) -> int:

@@ -15,7 +15,7 @@ pseudo forms reuse the LLVM bracket notation without spaces: ``lddw %r1, map[fd:
 
 from __future__ import annotations
 
-from emulator.disasm.resolver import SymbolResolver
+from emulator.disasm.resolver import MapKind, SymbolResolver
 from emulator.disasm.spelling import conf_imm, conf_mem, rel
 from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
@@ -84,9 +84,8 @@ def _lddw(insn: Insn, info: OpInfo, pc: int, res: SymbolResolver) -> tuple[str, 
     hi = insn.imm_hi & 0xFFFFFFFF
     if pseudo is PseudoSrc.IMM64:
         return f"{dst}, 0x{insn.imm64:x}", None
-    if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX,
-                  PseudoSrc.MAP_IDX_VALUE):  # fmt: skip
-        kind = "fd" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else "idx"
+    if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE):
+        kind: MapKind = "fd" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else "idx"
         value = "" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX) else f"[0]+{hi}"
         return f"{dst}, map[{kind}:{insn.imm}]{value}", res.map_name(kind, insn.imm)
     if pseudo is PseudoSrc.BTF_ID:

@@ -26,7 +26,7 @@ class Line:
     """One listing line: the instruction starting at slot ``pc``.
 
     ``raw`` holds the instruction's bytes (16 for lddw); ``label`` is the resolver's label
-    for ``pc``, to be shown on a line of its own before ``text``.
+    (or else subprogram name) for ``pc``, to be shown on a line of its own before ``text``.
     """
 
     pc: int
@@ -55,11 +55,16 @@ def _text(insn: Insn, pc: int, dialect: Dialect, resolver: SymbolResolver) -> st
     info = insn.info
     if reason is not None or info is None:
         return f"{insn_directive(insn)}  {_COMMENT[dialect]} {reason}"
-    module = llvm if dialect == "llvm" else conformance
     try:
-        return module.render(insn, info, pc, resolver)
+        if dialect == "llvm":
+            return llvm.render(insn, info, pc, resolver)
+        return conformance.render(insn, info, pc, resolver)
     except Exception as exc:  # a resolver bug must not take the listing down
         return f"{insn_directive(insn)}  {_COMMENT[dialect]} cannot render: {exc}"
+
+
+def _label(resolver: SymbolResolver, pc: int) -> str | None:
+    return resolver.label(pc) or resolver.subprog_name(pc)
 
 
 def _encode(insn: Insn) -> bytes:
@@ -99,7 +104,7 @@ def disassemble(
             continue
         data = _encode(insn)
         text = _with_raw(_text(insn, pc, dialect, res), data, raw)
-        lines.append(Line(pc, text, data, res.label(pc)))
+        lines.append(Line(pc, text, data, _label(res, pc)))
     return lines
 
 
@@ -130,19 +135,22 @@ def disassemble_bytes(
             second = data[(pc + 1) * SLOT_SIZE : (pc + 2) * SLOT_SIZE]
             op2, regs2, off2, imm2 = SLOT.unpack(second) if len(second) == 8 else (1, 0, 0, 0)
             if op2 or regs2 or off2:
-                why = ("lddw without its second slot" if len(second) < 8
-                       else "lddw whose second slot has opcode, registers or offset set")  # fmt: skip
+                why = (
+                    "lddw without its second slot"
+                    if len(second) < 8
+                    else "lddw whose second slot has opcode, registers or offset set"
+                )
                 text = f"{slot_directive(first[0], first[1], insn.off, insn.imm)}  {comment} {why}"
-                lines.append(Line(pc, _with_raw(text, first, raw), first, res.label(pc)))
+                lines.append(Line(pc, _with_raw(text, first, raw), first, _label(res, pc)))
                 pc += 1
                 continue
             wide = Insn(insn.opcode, insn.dst, insn.src, insn.off, insn.imm, imm2)
             text = _with_raw(_text(wide, pc, dialect, res), first + second, raw)
-            lines.append(Line(pc, text, first + second, res.label(pc)))
+            lines.append(Line(pc, text, first + second, _label(res, pc)))
             pc += 2
             continue
         text = _with_raw(_text(insn, pc, dialect, res), first, raw)
-        lines.append(Line(pc, text, first, res.label(pc)))
+        lines.append(Line(pc, text, first, _label(res, pc)))
         pc += 1
     tail = data[nslots * SLOT_SIZE :]
     if tail:

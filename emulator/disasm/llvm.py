@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from emulator.disasm.resolver import SymbolResolver
+from emulator.disasm.resolver import MapKind, SymbolResolver
 from emulator.disasm.spelling import (
     ALU_SYMBOL,
     ATOMIC_SYMBOL,
@@ -104,9 +104,8 @@ def _lddw(insn: Insn, info: OpInfo, pc: int, res: SymbolResolver) -> str:
     hi = insn.imm_hi & 0xFFFFFFFF
     if pseudo is PseudoSrc.IMM64:
         return f"{dst} = {llvm_imm64(insn.imm64)} ll"
-    if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX,
-                  PseudoSrc.MAP_IDX_VALUE):  # fmt: skip
-        kind = "fd" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else "idx"
+    if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE):
+        kind: MapKind = "fd" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else "idx"
         value = "" if pseudo in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX) else f"[0]+{hi}"
         return f"{dst} = map[{kind}:{insn.imm}]{value}{_note(res.map_name(kind, insn.imm))}"
     if pseudo is PseudoSrc.BTF_ID:

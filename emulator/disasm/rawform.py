@@ -14,16 +14,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from emulator.isa.fields import PseudoSrc
 from emulator.isa.insn import Insn
-from emulator.isa.table import Form
 from emulator.isa.validate import validate_insn
 
 Dialect = Literal["llvm", "conformance"]
-
-# Pseudo forms whose second-slot immediate the kernel requires to be zero, so that their
-# text (``map[fd:5]``, ``func[pc+3]``) has no place for it.
-_HI_MUST_BE_ZERO = {PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX, PseudoSrc.FUNC}
 
 _FATAL_CODES = {"unknown-opcode", "unknown-variant", "reserved-field"}
 
@@ -38,11 +32,6 @@ def unrepresentable(insn: Insn, dialect: Dialect) -> str | None:
         # The conformance assembler accepts %r11-%r15 (for negative tests); LLVM has no r11.
         if diag.code == "bad-register" and dialect == "llvm":
             return diag.message
-    info = insn.info
-    if info is not None and info.form is Form.LDDW and info.variant in _HI_MUST_BE_ZERO:
-        if insn.imm_hi != 0:
-            return (f"lddw {PseudoSrc(info.variant).name.lower()}: second-slot imm must be 0,"
-                    f" is {insn.imm_hi}")  # fmt: skip
     return None
 
 

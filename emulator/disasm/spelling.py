@@ -25,25 +25,44 @@ from typing import Final
 
 from emulator.isa.fields import AluOp, JmpOp
 
-ALU_SYMBOL: Final[Mapping[int, str]] = MappingProxyType({
-    AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*", AluOp.DIV: "/", AluOp.OR: "|",
-    AluOp.AND: "&", AluOp.LSH: "<<", AluOp.RSH: ">>", AluOp.MOD: "%", AluOp.XOR: "^",
-    AluOp.ARSH: "s>>", AluOp.MOV: "",
-})  # fmt: skip
+ALU_SYMBOL: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        AluOp.ADD: "+",
+        AluOp.SUB: "-",
+        AluOp.MUL: "*",
+        AluOp.DIV: "/",
+        AluOp.OR: "|",
+        AluOp.AND: "&",
+        AluOp.LSH: "<<",
+        AluOp.RSH: ">>",
+        AluOp.MOD: "%",
+        AluOp.XOR: "^",
+        AluOp.ARSH: "s>>",
+        AluOp.MOV: "",
+    }
+)
 """LLVM compound-assignment operator of each binary ALU op (``r0 += r1``); mov is ``=``.
 
 Signed division and modulo (``off == 1``) put an ``s`` in front: ``s/=``, ``s%=``."""
 
-JMP_SYMBOL: Final[Mapping[int, str]] = MappingProxyType({
-    JmpOp.JEQ: "==", JmpOp.JGT: ">", JmpOp.JGE: ">=", JmpOp.JSET: "&", JmpOp.JNE: "!=",
-    JmpOp.JSGT: "s>", JmpOp.JSGE: "s>=", JmpOp.JLT: "<", JmpOp.JLE: "<=", JmpOp.JSLT: "s<",
-    JmpOp.JSLE: "s<=",
-})  # fmt: skip
+JMP_SYMBOL: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        JmpOp.JEQ: "==",
+        JmpOp.JGT: ">",
+        JmpOp.JGE: ">=",
+        JmpOp.JSET: "&",
+        JmpOp.JNE: "!=",
+        JmpOp.JSGT: "s>",
+        JmpOp.JSGE: "s>=",
+        JmpOp.JLT: "<",
+        JmpOp.JLE: "<=",
+        JmpOp.JSLT: "s<",
+        JmpOp.JSLE: "s<=",
+    }
+)
 """LLVM comparison operator of each conditional jump (``if r1 s< r2 goto +1``)."""
 
-ATOMIC_SYMBOL: Final[Mapping[str, str]] = MappingProxyType(
-    {"add": "+", "or": "|", "and": "&", "xor": "^"}
-)
+ATOMIC_SYMBOL: Final[Mapping[str, str]] = MappingProxyType({"add": "+", "or": "|", "and": "&", "xor": "^"})
 """LLVM operator of the non-fetching atomics, keyed by the base name in ATOMIC_NAMES."""
 
 SIZE_BITS: Final[Mapping[int, int]] = MappingProxyType({1: 8, 2: 16, 4: 32, 8: 64})

@@ -6,7 +6,7 @@ argument. These are *not* kernel helpers; kernel program types use the kernel ta
 
 from __future__ import annotations
 
-from emulator.helpers.registry import HelperContext, HelperTable, HelperSpec, helper_table
+from emulator.helpers.registry import HelperContext, HelperSpec, HelperTable, helper_table
 
 
 def _unwind(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:

@@ -109,17 +109,25 @@ def decode_program(data: bytes) -> Decoded:
         insn = insn_from_slot(raw)
         if insn.opcode == LDDW_OPCODE:
             if pc + 1 >= nslots:
-                diags.append(Diagnostic(pc, "lddw-truncated",
-                                        "lddw needs two slots but the program ends after the first", raw))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc, "lddw-truncated", "lddw needs two slots but the program ends after the first", raw
+                    )
+                )
                 insns.append(insn)
                 pc += 1
                 continue
             raw2 = data[(pc + 1) * SLOT_SIZE : (pc + 2) * SLOT_SIZE]
             second = insn_from_slot(raw2)
             if second.opcode or second.dst or second.src or second.off:
-                diags.append(Diagnostic(pc + 1, "lddw-second-slot",
-                                        "second slot of lddw must have opcode, registers and offset 0",
-                                        raw2))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc + 1,
+                        "lddw-second-slot",
+                        "second slot of lddw must have opcode, registers and offset 0",
+                        raw2,
+                    )
+                )
             insns.append(Insn(insn.opcode, insn.dst, insn.src, insn.off, insn.imm, second.imm))
             insns.append(None)
             pc += 2

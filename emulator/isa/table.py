@@ -112,9 +112,19 @@ class OpInfo:
 
 
 _BINARY_ALU: Final = (
-    AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.OR, AluOp.AND, AluOp.LSH,
-    AluOp.RSH, AluOp.MOD, AluOp.XOR, AluOp.MOV, AluOp.ARSH,
-)  # fmt: skip
+    AluOp.ADD,
+    AluOp.SUB,
+    AluOp.MUL,
+    AluOp.DIV,
+    AluOp.OR,
+    AluOp.AND,
+    AluOp.LSH,
+    AluOp.RSH,
+    AluOp.MOD,
+    AluOp.XOR,
+    AluOp.MOV,
+    AluOp.ARSH,
+)
 
 _ALU_CLASSES: Final = ((Class.ALU64, "", Group.ALU64), (Class.ALU, "32", Group.ALU32))
 
@@ -129,15 +139,24 @@ def _alu_rows() -> Iterator[OpInfo]:
                 if op in (AluOp.DIV, AluOp.MOD):
                     yield OpInfo(opcode, 0, "off", name + suffix, group, form, op, min_cpu=1)
                     signed = "s" + name
-                    yield OpInfo(opcode, 1, "off", signed + suffix, group, form, op,
-                                 signed=True, min_cpu=4)  # fmt: skip
+                    yield OpInfo(opcode, 1, "off", signed + suffix, group, form, op, signed=True, min_cpu=4)
                 elif op is AluOp.MOV and src is Source.X:
                     yield OpInfo(opcode, 0, "off", name + suffix, group, form, op)
                     widths = (8, 16, 32) if cls is Class.ALU64 else (8, 16)
                     for bits in widths:
                         mnem = f"movsx{bits}{'64' if cls is Class.ALU64 else '32'}"
-                        yield OpInfo(opcode, bits, "off", mnem, group, Form.MOVSX, op,
-                                     size=bits, signed=True, min_cpu=4)  # fmt: skip
+                        yield OpInfo(
+                            opcode,
+                            bits,
+                            "off",
+                            mnem,
+                            group,
+                            Form.MOVSX,
+                            op,
+                            size=bits,
+                            signed=True,
+                            min_cpu=4,
+                        )
                 else:
                     cpu = 1 if cls is Class.ALU64 or op is not AluOp.ARSH else cpu32
                     yield OpInfo(opcode, 0, "", name + suffix, group, form, op, min_cpu=cpu)
@@ -146,23 +165,48 @@ def _alu_rows() -> Iterator[OpInfo]:
     # ALU64 class, K = unconditional swap (v4 "bswap").
     for src, prefix in ((Source.K, "le"), (Source.X, "be")):
         for bits in (16, 32, 64):
-            yield OpInfo(Class.ALU | src | AluOp.END, bits, "imm", f"{prefix}{bits}",
-                         Group.ALU32, Form.END, AluOp.END, size=bits)  # fmt: skip
+            yield OpInfo(
+                Class.ALU | src | AluOp.END,
+                bits,
+                "imm",
+                f"{prefix}{bits}",
+                Group.ALU32,
+                Form.END,
+                AluOp.END,
+                size=bits,
+            )
     for bits in (16, 32, 64):
-        yield OpInfo(Class.ALU64 | Source.K | AluOp.END, bits, "imm", f"bswap{bits}",
-                     Group.ALU64, Form.END, AluOp.END, size=bits, min_cpu=4)  # fmt: skip
+        yield OpInfo(
+            Class.ALU64 | Source.K | AluOp.END,
+            bits,
+            "imm",
+            f"bswap{bits}",
+            Group.ALU64,
+            Form.END,
+            AluOp.END,
+            size=bits,
+            min_cpu=4,
+        )
 
 
 _CONDITIONAL: Final = (
-    JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE,
-    JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE,
-)  # fmt: skip
+    JmpOp.JEQ,
+    JmpOp.JGT,
+    JmpOp.JGE,
+    JmpOp.JSET,
+    JmpOp.JNE,
+    JmpOp.JSGT,
+    JmpOp.JSGE,
+    JmpOp.JLT,
+    JmpOp.JLE,
+    JmpOp.JSLT,
+    JmpOp.JSLE,
+)
 
 
 def _jmp_rows() -> Iterator[OpInfo]:
     yield OpInfo(Class.JMP | JmpOp.JA, 0, "", "ja", Group.JMP, Form.JA, JmpOp.JA)
-    yield OpInfo(Class.JMP32 | JmpOp.JA, 0, "", "ja32", Group.JMP32, Form.JA32, JmpOp.JA,
-                 min_cpu=4)  # fmt: skip
+    yield OpInfo(Class.JMP32 | JmpOp.JA, 0, "", "ja32", Group.JMP32, Form.JA32, JmpOp.JA, min_cpu=4)
     for cls, suffix, group in ((Class.JMP, "", Group.JMP), (Class.JMP32, "32", Group.JMP32)):
         for op in _CONDITIONAL:
             late = op in (JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE)
@@ -172,11 +216,9 @@ def _jmp_rows() -> Iterator[OpInfo]:
             yield OpInfo(cls | Source.K | op, 0, "", name, group, Form.JCOND_IMM, op, min_cpu=cpu)
     call = Class.JMP | Source.K | JmpOp.CALL
     yield OpInfo(call, CallKind.HELPER, "src", "call", Group.JMP, Form.CALL, CallKind.HELPER)
-    yield OpInfo(call, CallKind.LOCAL, "src", "call local", Group.JMP, Form.CALL, CallKind.LOCAL,
-                 min_cpu=3)  # fmt: skip
+    yield OpInfo(call, CallKind.LOCAL, "src", "call local", Group.JMP, Form.CALL, CallKind.LOCAL, min_cpu=3)
     yield OpInfo(call, CallKind.KFUNC, "src", "call kfunc", Group.JMP, Form.CALL, CallKind.KFUNC)
-    yield OpInfo(Class.JMP | Source.X | JmpOp.CALL, 0, "", "callx", Group.JMP, Form.CALLX,
-                 JmpOp.CALL)  # fmt: skip
+    yield OpInfo(Class.JMP | Source.X | JmpOp.CALL, 0, "", "callx", Group.JMP, Form.CALLX, JmpOp.CALL)
     yield OpInfo(Class.JMP | JmpOp.EXIT, 0, "", "exit", Group.JMP, Form.EXIT, JmpOp.EXIT)
 
 
@@ -185,49 +227,73 @@ _SIZES: Final = ((Size.B, "b", 1), (Size.H, "h", 2), (Size.W, "w", 4), (Size.DW,
 
 def _ldst_rows() -> Iterator[OpInfo]:
     for size, suffix, nbytes in _SIZES:
-        yield OpInfo(Class.LDX | Mode.MEM | size, 0, "", "ldx" + suffix, Group.LOAD, Form.LDX,
-                     0, size=nbytes)  # fmt: skip
-        yield OpInfo(Class.ST | Mode.MEM | size, 0, "", "st" + suffix, Group.STORE, Form.ST,
-                     0, size=nbytes)  # fmt: skip
-        yield OpInfo(Class.STX | Mode.MEM | size, 0, "", "stx" + suffix, Group.STORE, Form.STX,
-                     0, size=nbytes)  # fmt: skip
+        yield OpInfo(Class.LDX | Mode.MEM | size, 0, "", "ldx" + suffix, Group.LOAD, Form.LDX, 0, size=nbytes)
+        yield OpInfo(Class.ST | Mode.MEM | size, 0, "", "st" + suffix, Group.STORE, Form.ST, 0, size=nbytes)
+        yield OpInfo(
+            Class.STX | Mode.MEM | size, 0, "", "stx" + suffix, Group.STORE, Form.STX, 0, size=nbytes
+        )
         if size is not Size.DW:
-            yield OpInfo(Class.LDX | Mode.MEMSX | size, 0, "", "ldxs" + suffix, Group.LOAD,
-                         Form.LDXSX, 0, size=nbytes, signed=True, min_cpu=4)  # fmt: skip
-            yield OpInfo(Class.LD | Mode.ABS | size, 0, "", "ldabs" + suffix, Group.LEGACY,
-                         Form.LD_ABS, 0, size=nbytes)  # fmt: skip
-            yield OpInfo(Class.LD | Mode.IND | size, 0, "", "ldind" + suffix, Group.LEGACY,
-                         Form.LD_IND, 0, size=nbytes)  # fmt: skip
+            yield OpInfo(
+                Class.LDX | Mode.MEMSX | size,
+                0,
+                "",
+                "ldxs" + suffix,
+                Group.LOAD,
+                Form.LDXSX,
+                0,
+                size=nbytes,
+                signed=True,
+                min_cpu=4,
+            )
+            yield OpInfo(
+                Class.LD | Mode.ABS | size, 0, "", "ldabs" + suffix, Group.LEGACY, Form.LD_ABS, 0, size=nbytes
+            )
+            yield OpInfo(
+                Class.LD | Mode.IND | size, 0, "", "ldind" + suffix, Group.LEGACY, Form.LD_IND, 0, size=nbytes
+            )
     lddw = Class.LD | Mode.IMM | Size.DW
     for pseudo in PseudoSrc:
         yield OpInfo(lddw, pseudo, "src", "lddw", Group.LDDW, Form.LDDW, pseudo, size=8, slots=2)
 
 
-ATOMIC_NAMES: Final[Mapping[int, str]] = MappingProxyType({
-    AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor",
-    AtomicOp.ADD | AtomicOp.FETCH: "fetch add", AtomicOp.OR | AtomicOp.FETCH: "fetch or",
-    AtomicOp.AND | AtomicOp.FETCH: "fetch and", AtomicOp.XOR | AtomicOp.FETCH: "fetch xor",
-    AtomicOp.XCHG: "xchg", AtomicOp.CMPXCHG: "cmpxchg",
-})  # fmt: skip
+ATOMIC_NAMES: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        AtomicOp.ADD: "add",
+        AtomicOp.OR: "or",
+        AtomicOp.AND: "and",
+        AtomicOp.XOR: "xor",
+        AtomicOp.ADD | AtomicOp.FETCH: "fetch add",
+        AtomicOp.OR | AtomicOp.FETCH: "fetch or",
+        AtomicOp.AND | AtomicOp.FETCH: "fetch and",
+        AtomicOp.XOR | AtomicOp.FETCH: "fetch xor",
+        AtomicOp.XCHG: "xchg",
+        AtomicOp.CMPXCHG: "cmpxchg",
+    }
+)
 
 
 def _atomic_rows() -> Iterator[OpInfo]:
     for size, suffix, nbytes in ((Size.W, "32", 4), (Size.DW, "", 8)):
         for imm, name in ATOMIC_NAMES.items():
-            yield OpInfo(Class.STX | Mode.ATOMIC | size, imm, "imm", f"lock {name}{suffix}",
-                         Group.ATOMIC, Form.ATOMIC, imm, size=nbytes, min_cpu=3)  # fmt: skip
+            yield OpInfo(
+                Class.STX | Mode.ATOMIC | size,
+                imm,
+                "imm",
+                f"lock {name}{suffix}",
+                Group.ATOMIC,
+                Form.ATOMIC,
+                imm,
+                size=nbytes,
+                min_cpu=3,
+            )
 
 
-ROWS: Final[tuple[OpInfo, ...]] = tuple(
-    chain(_alu_rows(), _jmp_rows(), _ldst_rows(), _atomic_rows())
-)
+ROWS: Final[tuple[OpInfo, ...]] = tuple(chain(_alu_rows(), _jmp_rows(), _ldst_rows(), _atomic_rows()))
 
 OPCODE_TABLE: Final[Mapping[tuple[int, int], OpInfo]] = MappingProxyType({r.key: r for r in ROWS})
 assert len(OPCODE_TABLE) == len(ROWS), "duplicate (opcode, variant) rows"
 
-VARIANT_FIELD: Final[Mapping[int, VariantField]] = MappingProxyType(
-    {r.opcode: r.variant_field for r in ROWS}
-)
+VARIANT_FIELD: Final[Mapping[int, VariantField]] = MappingProxyType({r.opcode: r.variant_field for r in ROWS})
 """For every known opcode, the field whose value selects the row ("" = none)."""
 
 

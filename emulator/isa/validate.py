@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from emulator.diagnostics import Diagnostic
-from emulator.isa.fields import FRAME_POINTER, MAX_REG
+from emulator.isa.fields import FRAME_POINTER, MAX_REG, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import VARIANT_FIELD, Form
 
@@ -40,9 +40,20 @@ UNUSED_FIELDS: dict[Form, tuple[str, ...]] = {
 
 # Forms whose dst register is written (r10 may not be).
 _WRITES_DST = {
-    Form.ALU_REG, Form.ALU_IMM, Form.NEG, Form.MOVSX, Form.END, Form.LDDW, Form.LDX,
+    Form.ALU_REG,
+    Form.ALU_IMM,
+    Form.NEG,
+    Form.MOVSX,
+    Form.END,
+    Form.LDDW,
+    Form.LDX,
     Form.LDXSX,
-}  # fmt: skip
+}
+
+
+# lddw pseudo sources whose second-slot imm is unused (MAP_VALUE keeps an offset there,
+# BTF_ID a module BTF fd, IMM64 the high half).
+_PSEUDO_WITHOUT_HI = {PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX, PseudoSrc.FUNC}
 
 
 def _raw(raw: bytes, pc: int) -> bytes:
@@ -57,29 +68,48 @@ def validate_insn(insn: Insn, pc: int, raw: bytes = b"") -> list[Diagnostic]:
         field = VARIANT_FIELD.get(insn.opcode)
         if field:
             value = getattr(insn, field)
-            text = (f"opcode 0x{insn.opcode:02x} has no form with {field}={value}"
-                    f" ({field} selects the operation)")  # fmt: skip
+            text = (
+                f"opcode 0x{insn.opcode:02x} has no form with {field}={value} ({field} selects the operation)"
+            )
             return [Diagnostic(pc, "unknown-variant", text, slot)]
         return [Diagnostic(pc, "unknown-opcode", f"unknown opcode 0x{insn.opcode:02x}", slot)]
     diags: list[Diagnostic] = []
     for reg_field in ("dst", "src"):
         value = getattr(insn, reg_field)
         if value > MAX_REG and reg_field not in UNUSED_FIELDS[info.form]:
-            diags.append(Diagnostic(pc, "bad-register",
-                                    f"{info.mnemonic}: {reg_field} register r{value} does not exist "
-                                    f"(r0-r{MAX_REG})", slot))  # fmt: skip
+            diags.append(
+                Diagnostic(
+                    pc,
+                    "bad-register",
+                    f"{info.mnemonic}: {reg_field} register r{value} does not exist (r0-r{MAX_REG})",
+                    slot,
+                )
+            )
     for name in UNUSED_FIELDS[info.form]:
         if name == info.variant_field:
             continue
         if getattr(insn, name) != 0:
-            diags.append(Diagnostic(pc, "reserved-field",
-                                    f"{info.mnemonic}: unused field {name} must be 0, "
-                                    f"is {getattr(insn, name)}", slot))  # fmt: skip
+            diags.append(
+                Diagnostic(
+                    pc,
+                    "reserved-field",
+                    f"{info.mnemonic}: unused field {name} must be 0, is {getattr(insn, name)}",
+                    slot,
+                )
+            )
     if info.form in _WRITES_DST and insn.dst == FRAME_POINTER:
-        diags.append(Diagnostic(pc, "write-r10",
-                                f"{info.mnemonic} writes r10, the read-only frame pointer", slot))  # fmt: skip
-    if info.form is Form.ATOMIC and info.variant & 0xF0 == 0xF0 and insn.dst == FRAME_POINTER:
-        pass  # cmpxchg on the stack is fine; r0 is the implicit operand
+        diags.append(
+            Diagnostic(pc, "write-r10", f"{info.mnemonic} writes r10, the read-only frame pointer", slot)
+        )
+    if info.form is Form.LDDW and info.variant in _PSEUDO_WITHOUT_HI and insn.imm_hi != 0:
+        diags.append(
+            Diagnostic(
+                pc,
+                "reserved-field",
+                f"lddw {PseudoSrc(info.variant).name.lower()}: second-slot imm must be 0, is {insn.imm_hi}",
+                slot,
+            )
+        )
     return diags
 
 
@@ -97,13 +127,23 @@ def validate(insns: Sequence[Insn | None], raw: bytes = b"") -> list[Diagnostic]
         if target is not None:
             what = "call" if insn.info.form in (Form.CALL, Form.LDDW) else "jump"
             if not 0 <= target < n:
-                diags.append(Diagnostic(pc, "jump-out-of-range",
-                                        f"{what} to insn {target} is outside the program "
-                                        f"(0-{n - 1})", _raw(raw, pc)))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc,
+                        "jump-out-of-range",
+                        f"{what} to insn {target} is outside the program (0-{n - 1})",
+                        _raw(raw, pc),
+                    )
+                )
             elif insns[target] is None:
-                diags.append(Diagnostic(pc, "jump-into-lddw",
-                                        f"{what} to insn {target}, the second half of a lddw",
-                                        _raw(raw, pc)))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc,
+                        "jump-into-lddw",
+                        f"{what} to insn {target}, the second half of a lddw",
+                        _raw(raw, pc),
+                    )
+                )
     if n == 0:
         diags.append(Diagnostic(0, "empty", "program has no instructions"))
     return diags

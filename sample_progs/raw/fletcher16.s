@@ -1,6 +1,6 @@
 # Fletcher-16 checksum of the input memory, in the bpf_conformance assembler dialect.
 # Raw-program convention: r1 points at the input memory, r2 is its length; r0 = checksum.
-# Build: python -m emulator.asm sample_progs/raw/fletcher16.s -o sample_progs/raw/fletcher16.bin
+# Build: python3 -m emulator.asm sample_progs/raw/fletcher16.s
     mov %r3, 0              # sum1
     mov %r4, 0              # sum2
     mov %r5, 0              # index

@@ -17,22 +17,32 @@ def test_import_linter_contracts_hold() -> None:
     pytest.importorskip("importlinter")
     proc = subprocess.run(
         [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "broken" not in proc.stdout.lower() or " 0 broken" in proc.stdout.lower()
 
 
-@pytest.mark.parametrize("module", ["emulator", "bpfdbg.cli", "bpfdbg.conformance",
-                                    "bpfdbg.conformance_plugin", "emulator.backends.interp.backend"])  # fmt: skip
+@pytest.mark.parametrize(
+    "module",
+    [
+        "emulator",
+        "bpfdbg.cli",
+        "bpfdbg.conformance",
+        "bpfdbg.conformance_plugin",
+        "emulator.backends.interp.backend",
+    ],
+)
 def test_headless_modules_import_no_ui_toolkit(module: str) -> None:
     code = (
         f"import sys, importlib; importlib.import_module({module!r}); "
         "bad = [m for m in ('textual', 'prompt_toolkit', 'rich') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
 

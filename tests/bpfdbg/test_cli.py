@@ -83,8 +83,9 @@ def test_endless_loop_stops_on_budget(tmp_path: Path, capsys: pytest.CaptureFixt
         (b"\x95" + bytes(7), ["--backend", "nope"], "unknown backend 'nope'"),
     ],
 )
-def test_user_errors_give_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                   content: bytes | None, args: list[str], message: str) -> None:  # fmt: skip
+def test_user_errors_give_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, args: list[str], message: str
+) -> None:
     path = tmp_path / "p.bin"
     if content is not None:
         path.write_bytes(content)
@@ -110,7 +111,11 @@ def test_conformance_command_on_a_small_directory(tmp_path: Path, capsys: pytest
 
 
 def test_entry_point_runs_as_a_process() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bpfdbg.cli", "run", str(SAMPLE), "--raw",
-                           "--mem", "0102030405"], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "bpfdbg.cli", "run", str(SAMPLE), "--raw", "--mem", "0102030405"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("r0 = 0x230f (8975)")

@@ -74,9 +74,11 @@ def test_plugin_protocol_passes_everything(backend: str) -> None:
         test = parse_data_file(path.read_text())
         out, err = io.StringIO(), io.StringIO()
         status = conformance_plugin.main(
-            _runner_argv(test.mem, ["--backend", backend]), io.StringIO(_runner_stdin(test.program())),
-            out, err,
-        )  # fmt: skip
+            _runner_argv(test.mem, ["--backend", backend]),
+            io.StringIO(_runner_stdin(test.program())),
+            out,
+            err,
+        )
         if status != 0 or _stoull16(out.getvalue()) != test.expected_r0:
             failures.append(f"{path.stem}: status {status} out {out.getvalue()!r} err {err.getvalue()!r}")
     assert failures == []
@@ -88,9 +90,12 @@ def test_plugin_as_a_process(name: str) -> None:
     test = parse_data_file((CONFORMANCE_DIR / f"{name}.data").read_text())
     proc = subprocess.run(
         [sys.executable, "-m", "bpfdbg.conformance_plugin", *_runner_argv(test.mem, [])],
-        input=_runner_stdin(test.program()), capture_output=True, text=True, timeout=60,
+        input=_runner_stdin(test.program()),
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     assert _stoull16(proc.stdout) == test.expected_r0
 

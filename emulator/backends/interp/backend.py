@@ -55,6 +55,19 @@ class _LoadError(Exception):
         self.diag = diag
 
 
+@dataclass(frozen=True)
+class _Checkpoint:
+    regs: tuple[int, ...]
+    pc: int
+    insns: int
+    frames: tuple[tuple[int, int, int, int, int, int], ...]
+    entries: tuple[int, ...]
+    noutput: int
+    regions: tuple[tuple[Region, bytes], ...]
+    final: StopEvent | None
+    status: str
+
+
 @dataclass
 class _Compiled:
     fn: Callable[..., int]
@@ -93,25 +106,34 @@ class InterpBackend:
             if insn is None:
                 continue
             if insn.info is None:
-                diags.append(Diagnostic(pc, "unknown-opcode",
-                                        f"cannot execute opcode 0x{insn.opcode:02x}", insn.encode()))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc, "unknown-opcode", f"cannot execute opcode 0x{insn.opcode:02x}", insn.encode()
+                    )
+                )
                 continue
             if insn.info.form is Form.CALL and insn.info.variant == CallKind.HELPER:
                 hid = insn.imm & 0xFFFFFFFF
                 spec = env.helpers.get(hid)
                 if spec is None or spec.impl is None:
                     known = f"{spec.name}#{hid}" if spec else f"#{hid}"
-                    diags.append(Diagnostic(pc, "unknown-helper",
-                                            f"helper {known} is not implemented for "
-                                            f"{env.helpers.name} programs; the run will stop "
-                                            "if it is reached", insn.encode(), Severity.WARNING))  # fmt: skip
+                    diags.append(
+                        Diagnostic(
+                            pc,
+                            "unknown-helper",
+                            f"helper {known} is not implemented for "
+                            f"{env.helpers.name} programs; the run will stop "
+                            "if it is reached",
+                            insn.encode(),
+                            Severity.WARNING,
+                        )
+                    )
             if insn.info.form is Form.LDDW and insn.info.variant != PseudoSrc.IMM64:
                 try:
                     self._pseudo_value(insn, pc, prog)
                 except _LoadError as err:
                     diags.append(err.diag)
-        report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags),
-                            tuple(diags))  # fmt: skip
+        report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags), tuple(diags))
         if report.ok:
             self._prog = prog
             self._env = env
@@ -127,8 +149,9 @@ class InterpBackend:
         self.space.add(stack_frame_region(0))
         regs = [0] * 11
         if run.mem:
-            self.space.add(Region("mem", "mem", CTX_BASE, bytearray(run.mem),
-                                  label="mem", what="input memory"))  # fmt: skip
+            self.space.add(
+                Region("mem", "mem", CTX_BASE, bytearray(run.mem), label="mem", what="input memory")
+            )
             regs[1] = CTX_BASE
             regs[2] = len(run.mem)
         regs[10] = frame_pointer(0)
@@ -154,19 +177,22 @@ class InterpBackend:
         if self._final is not None:
             return StepEvent(pc, pc, self.insns, stop=self._final)
         if self.insns >= self._budget:
-            stop = self._finish(StopEvent(StopReason.BUDGET, pc, self.insns))
-            return StepEvent(pc, pc, self.insns, stop=stop)
+            budget_stop = self._finish(StopEvent(StopReason.BUDGET, pc, self.insns))
+            return StepEvent(pc, pc, self.insns, stop=budget_stop)
         before = list(self.regs)
         out_before = len(self.output)
         self.space.journal = []
         try:
             status = self._step_fn(pc).fn(self, self.insns + 1, self.insns, -1)
         finally:
-            journal, self.space.journal = self.space.journal, None
-        writes = tuple(RegWrite(i, a, b) for i, (a, b) in enumerate(zip(before, self.regs)) if a != b)
+            journal = self.space.journal or []
+            self.space.journal = None
+        pairs = enumerate(zip(before, self.regs, strict=True))
+        writes = tuple(RegWrite(i, a, b) for i, (a, b) in pairs if a != b)
         stop = self._stop_from_status(status, pc)
-        return StepEvent(pc, self.pc, self.insns, writes, tuple(journal), stop,
-                         tuple(self.output[out_before:]))  # fmt: skip
+        return StepEvent(
+            pc, self.pc, self.insns, writes, tuple(journal), stop, tuple(self.output[out_before:])
+        )
 
     def run(self, stop: StopCondition) -> StopEvent:
         self._require()
@@ -217,8 +243,16 @@ class InterpBackend:
             frames.append(Frame(depth, entry, fpc, frame_pointer(depth)))
         fault = self._final.fault if self._final else None
         retval = self._final.retval if self._final else None
-        return MachineState(self.pc, tuple(self.regs), self.insns, tuple(frames), self._status,
-                            retval, fault, MappingProxyType(self.space.snapshot()))  # fmt: skip
+        return MachineState(
+            self.pc,
+            tuple(self.regs),
+            self.insns,
+            tuple(frames),
+            self._status,
+            retval,
+            fault,
+            MappingProxyType(self.space.snapshot()),
+        )
 
     def native(self, pc: int) -> list[NativeInsn]:
         return []
@@ -227,27 +261,35 @@ class InterpBackend:
         self._interrupt.set()
 
     # -- checkpoints (reverse stepping) ---------------------------------------------------
-    def checkpoint(self) -> object:
-        regions = [(r, bytes(r.data)) for r in self.space]
-        return (list(self.regs), self.pc, self.insns, list(self.frames), list(self._entries),
-                len(self.output), regions, self._final, self._status)  # fmt: skip
+    def checkpoint(self) -> _Checkpoint:
+        """Everything ``restore`` needs to put the machine back exactly here."""
+        return _Checkpoint(
+            tuple(self.regs),
+            self.pc,
+            self.insns,
+            tuple(self.frames),
+            tuple(self._entries),
+            len(self.output),
+            tuple((r, bytes(r.data)) for r in self.space),
+            self._final,
+            self._status,
+        )
 
-    def restore(self, cp: object) -> None:
-        regs, pc, insns, frames, entries, nout, regions, final, status = cp  # type: ignore[misc]
-        self.regs[:] = regs
-        self.pc, self.insns = pc, insns
-        self.frames[:] = frames
-        self._entries = list(entries)
-        del self.output[nout:]
-        live = {r.name for r, _ in regions}
+    def restore(self, cp: _Checkpoint) -> None:
+        self.regs[:] = cp.regs
+        self.pc, self.insns = cp.pc, cp.insns
+        self.frames[:] = cp.frames
+        self._entries = list(cp.entries)
+        del self.output[cp.noutput :]
+        live = {region.name for region, _ in cp.regions}
         for region in list(self.space):
             if region.name not in live:
                 self.space.remove(region.name)
-        for region, data in regions:
+        for region, data in cp.regions:
             if self.space.get(region.name) is None:
                 self.space.add(region)
             region.data[:] = data
-        self._final, self._status = final, status
+        self._final, self._status = cp.final, cp.status
 
     # -- internals ------------------------------------------------------------------------
     def _require(self) -> Program:
@@ -257,9 +299,7 @@ class InterpBackend:
 
     def _finish(self, event: StopEvent) -> StopEvent:
         self._final = event
-        self._status = {StopReason.EXIT: "exited", StopReason.FAULT: "faulted"}.get(
-            event.reason, "stopped"
-        )
+        self._status = {StopReason.EXIT: "exited", StopReason.FAULT: "faulted"}.get(event.reason, "stopped")
         if event.reason is StopReason.BUDGET:
             self._final = event  # a spent budget ends the run; reset to start again
         return event
@@ -306,14 +346,23 @@ class InterpBackend:
         ns.update(
             LINES=lines,
             CATCH=(EmulatorError, runtime.ProgramExit),
-            sdiv64=runtime.sdiv64, smod64=runtime.smod64,
-            sdiv32=runtime.sdiv32, smod32=runtime.smod32,
-            bswap16=runtime.bswap16, bswap32=runtime.bswap32, bswap64=runtime.bswap64,
-            push_frame=self._push_frame, pop_frame=self._pop_frame, check_depth=self._check_depth,
-            fall_off=self._fall_off, callx_target=self._callx_target,
-            callx_helper=self._callx_helper, kfunc=self._kfunc,
-            ldabs=self._ldabs, ldind=self._ldind,
-        )  # fmt: skip
+            sdiv64=runtime.sdiv64,
+            smod64=runtime.smod64,
+            sdiv32=runtime.sdiv32,
+            smod32=runtime.smod32,
+            bswap16=runtime.bswap16,
+            bswap32=runtime.bswap32,
+            bswap64=runtime.bswap64,
+            push_frame=self._push_frame,
+            pop_frame=self._pop_frame,
+            check_depth=self._check_depth,
+            fall_off=self._fall_off,
+            callx_target=self._callx_target,
+            callx_helper=self._callx_helper,
+            kfunc=self._kfunc,
+            ldabs=self._ldabs,
+            ldind=self._ldind,
+        )
         for insn in prog.insns:
             if insn is not None and insn.info is not None and insn.info.form is Form.CALL:
                 if insn.info.variant == CallKind.HELPER:
@@ -321,8 +370,7 @@ class InterpBackend:
                     ns[f"helper_{hid}"] = self._helper_caller(hid)
         return ns
 
-    def _compile(self, stops: frozenset[int], guards: dict[int, list[Guard]],
-                 only: int | None) -> _Compiled:  # fmt: skip
+    def _compile(self, stops: frozenset[int], guards: dict[int, list[Guard]], only: int | None) -> _Compiled:
         prog = self._require()
         ctx = codegen.CodegenContext(lambda insn, pc: self._pseudo_value(insn, pc, prog))
         source, linemap = codegen.generate(prog.insns, ctx, stops, guards, only)
@@ -331,8 +379,9 @@ class InterpBackend:
         exec(code, ns)  # noqa: S102 - our own generated source
         return _Compiled(ns["run"], linemap.lines)  # type: ignore[arg-type]
 
-    def _run_fn(self, pcs: frozenset[int], key_guards: tuple[tuple[int, Guard], ...],
-                guards: dict[int, list[Guard]]) -> _Compiled:  # fmt: skip
+    def _run_fn(
+        self, pcs: frozenset[int], key_guards: tuple[tuple[int, Guard], ...], guards: dict[int, list[Guard]]
+    ) -> _Compiled:
         key = (pcs, key_guards)
         compiled = self._run_cache.get(key)
         if compiled is None:
@@ -371,13 +420,17 @@ class InterpBackend:
 
     def _check_depth(self, depth: int, pc: int) -> None:
         if depth + 1 >= MAX_CALL_FRAMES:
-            raise runtime.FaultError("call", f"call depth limit reached: {MAX_CALL_FRAMES} frames "
-                                     "are in use (the kernel allows at most 8 nested frames)")  # fmt: skip
+            raise runtime.FaultError(
+                "call",
+                f"call depth limit reached: {MAX_CALL_FRAMES} frames "
+                "are in use (the kernel allows at most 8 nested frames)",
+            )
 
     def _fall_off(self, pc: int) -> None:
-        raise runtime.FaultError("end-of-program",
-                                 f"execution ran past the last instruction (insn {pc}); "
-                                 "every path must end in exit")  # fmt: skip
+        raise runtime.FaultError(
+            "end-of-program",
+            f"execution ran past the last instruction (insn {pc}); every path must end in exit",
+        )
 
     def _callx_target(self, value: int) -> int:
         prog = self._require()
@@ -386,8 +439,9 @@ class InterpBackend:
         off = value - CODE_BASE
         if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
             return off // 8
-        raise runtime.FaultError("callx", f"callx target {value:#x} is neither a helper id nor "
-                                 "the address of an instruction")  # fmt: skip
+        raise runtime.FaultError(
+            "callx", f"callx target {value:#x} is neither a helper id nor the address of an instruction"
+        )
 
     def _callx_helper(self, hid: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         return self._helper_caller(hid)(r1, r2, r3, r4, r5)
@@ -396,12 +450,18 @@ class InterpBackend:
         raise runtime.FaultError("kfunc", f"kfunc call (BTF id {btf_id}) is not supported by interp")
 
     def _ldabs(self, size: int, offset: int) -> int:
-        raise runtime.FaultError("legacy", "legacy packet load (LD_ABS) needs a socket buffer; "
-                                 f"{self._require().prog_type} programs have none")  # fmt: skip
+        raise runtime.FaultError(
+            "legacy",
+            "legacy packet load (LD_ABS) needs a socket buffer; "
+            f"{self._require().prog_type} programs have none",
+        )
 
     def _ldind(self, size: int, base: int, offset: int) -> int:
-        raise runtime.FaultError("legacy", "legacy packet load (LD_IND) needs a socket buffer; "
-                                 f"{self._require().prog_type} programs have none")  # fmt: skip
+        raise runtime.FaultError(
+            "legacy",
+            "legacy packet load (LD_IND) needs a socket buffer; "
+            f"{self._require().prog_type} programs have none",
+        )
 
     def _helper_caller(self, hid: int) -> Callable[..., int]:
         spec: HelperSpec | None = self._env.helpers.get(hid)
@@ -409,8 +469,10 @@ class InterpBackend:
             name = f"{spec.name}#{hid}" if spec else f"#{hid}"
 
             def missing(*args: int) -> int:
-                raise HelperFaultError(f"call to helper {name}, which bpfdbg does not implement "
-                                       f"for {self._env.helpers.name} programs")  # fmt: skip
+                raise HelperFaultError(
+                    f"call to helper {name}, which bpfdbg does not implement "
+                    f"for {self._env.helpers.name} programs"
+                )
 
             return missing
         impl = spec.impl
@@ -427,11 +489,16 @@ class InterpBackend:
         if src == PseudoSrc.FUNC:
             return CODE_BASE + (pc + 1 + insn.imm) * 8
         kind = PseudoSrc(src).name.lower()
-        raise _LoadError(Diagnostic(pc, "unresolved-pseudo",
-                                    f"lddw with pseudo source {kind} ({src}) refers to "
-                                    f"{'a map' if 'map' in kind else 'a kernel object'} "
-                                    f"(imm {insn.imm}), but none is loaded with this program",
-                                    insn.encode()))  # fmt: skip
+        raise _LoadError(
+            Diagnostic(
+                pc,
+                "unresolved-pseudo",
+                f"lddw with pseudo source {kind} ({src}) refers to "
+                f"{'a map' if 'map' in kind else 'a kernel object'} "
+                f"(imm {insn.imm}), but none is loaded with this program",
+                insn.encode(),
+            )
+        )
 
 
 class _HelperContext:
@@ -451,5 +518,11 @@ def _guard_holds(guard: Guard, regs: list[int]) -> bool:
     op = guard.op
     if op == "&":
         return bool(v & guard.value)
-    return {"==": v == guard.value, "!=": v != guard.value, "<": v < guard.value,
-            "<=": v <= guard.value, ">": v > guard.value, ">=": v >= guard.value}[op]  # fmt: skip
+    return {
+        "==": v == guard.value,
+        "!=": v != guard.value,
+        "<": v < guard.value,
+        "<=": v <= guard.value,
+        ">": v > guard.value,
+        ">=": v >= guard.value,
+    }[op]

@@ -71,10 +71,19 @@ def _hex(v: int) -> str:
     return hex(v)
 
 
-_ALU_SYMBOL = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*", AluOp.OR: "|",
-               AluOp.AND: "&", AluOp.XOR: "^"}  # fmt: skip
-_CMP = {JmpOp.JEQ: "==", JmpOp.JNE: "!=", JmpOp.JGT: ">", JmpOp.JGE: ">=", JmpOp.JLT: "<",
-        JmpOp.JLE: "<=", JmpOp.JSGT: ">", JmpOp.JSGE: ">=", JmpOp.JSLT: "<", JmpOp.JSLE: "<="}  # fmt: skip
+_ALU_SYMBOL = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*", AluOp.OR: "|", AluOp.AND: "&", AluOp.XOR: "^"}
+_CMP = {
+    JmpOp.JEQ: "==",
+    JmpOp.JNE: "!=",
+    JmpOp.JGT: ">",
+    JmpOp.JGE: ">=",
+    JmpOp.JLT: "<",
+    JmpOp.JLE: "<=",
+    JmpOp.JSGT: ">",
+    JmpOp.JSGE: ">=",
+    JmpOp.JSLT: "<",
+    JmpOp.JSLE: "<=",
+}
 _SIGNED_JMP = {JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE}
 
 
@@ -253,8 +262,10 @@ def snippet(insn: Insn, pc: int, ctx: CodegenContext) -> Snippet:
         return Snippet([f"r{d} = ld{info.size}({_addr(s, insn.off)})"], nxt)
     if form is Form.LDXSX:
         sign = 1 << (info.size * 8 - 1)
-        return Snippet([f"r{d} = ((ld{info.size}({_addr(s, insn.off)}) ^ {_hex(sign)}) "
-                        f"- {_hex(sign)}) & {_hex(M64)}"], nxt)  # fmt: skip
+        return Snippet(
+            [f"r{d} = ((ld{info.size}({_addr(s, insn.off)}) ^ {_hex(sign)}) - {_hex(sign)}) & {_hex(M64)}"],
+            nxt,
+        )
     if form is Form.ST:
         value = insn.imm & ((1 << (info.size * 8)) - 1)
         return Snippet([f"st{info.size}({_addr(d, insn.off)}, {_hex(value)})"], nxt)
@@ -465,5 +476,6 @@ def _quick_term(insn: Insn) -> bool:
     info = insn.info
     assert info is not None
     form = info.form
-    return form in (Form.JA, Form.JA32, Form.JCOND_REG, Form.JCOND_IMM, Form.EXIT,
-                    Form.CALLX) or (form is Form.CALL and info.variant == CallKind.LOCAL)  # fmt: skip
+    return form in (Form.JA, Form.JA32, Form.JCOND_REG, Form.JCOND_IMM, Form.EXIT, Form.CALLX) or (
+        form is Form.CALL and info.variant == CallKind.LOCAL
+    )

@@ -24,7 +24,7 @@ def test_basic_sections_and_comments() -> None:
     assert test.asm is not None and "comment" not in test.asm
     assert test.mem == bytes([0x00, 0xC0, 0x9F, 0xFF])
     assert test.result == 16 and test.error is None and test.skip is None
-    assert test.program() == bytes.fromhex("b700000001000000" "9500000000000000")
+    assert test.program() == bytes.fromhex("b7000000010000009500000000000000")
 
 
 def test_raw_overrides_asm() -> None:
@@ -72,7 +72,10 @@ def test_no_result_or_error_skips() -> None:
 
 
 def test_empty_program_skips() -> None:
-    assert parse_data_file("-- asm\n# nothing\n-- result\n0x0\n").skip == "no instructions in test file"
+    test = parse_data_file("-- asm\n# nothing\n-- result\n0x0\n")
+    assert test.skip == "no instructions in test file"
+    test = parse_data_file("-- asm\nonly_a_label:\n-- result\n0x0\n")
+    assert test.skip == "no instructions in test file"
 
 
 def test_crlf_and_hash_in_header_line() -> None:

@@ -162,7 +162,7 @@ def test_unknown_helper_stops_with_its_id(backend: str) -> None:
 
 def test_unresolvable_map_reference_is_rejected_at_load(backend: str) -> None:
     m = create(backend)
-    prog = Program.from_bytes(bytes.fromhex("1811000005000000" "0000000000000000" "9500000000000000"))
+    prog = Program.from_bytes(bytes.fromhex("181100000500000000000000000000009500000000000000"))
     report = m.load(prog, Environment())
     assert not report.ok and report.errors[0].pc == 0
     assert "map" in report.errors[0].message
@@ -200,3 +200,23 @@ def test_state_is_comparable_across_instances(backend: str) -> None:
     while b.step().stop is None:
         pass
     assert a.state() == b.state()
+
+
+def test_checkpoint_restores_exactly(backend: str) -> None:
+    m = make(
+        backend,
+        "mov %r6, 3\nstdw [%r10-8], 1\ncall local f\nldxdw %r0, [%r10-8]\nadd %r0, %r6\nexit\n"
+        "f:\nstdw [%r10-16], 9\nmov %r6, 0\nldxdw %r1, [%r10-16]\nexit",
+    )
+    if not m.capabilities.checkpointable:
+        pytest.skip(f"{backend} is not checkpointable")
+    expected = m.run(StopCondition())
+    m.reset(RunInput())
+    for _ in range(4):  # inside f, after its store
+        m.step()
+    saved_state = m.state()
+    cp = m.checkpoint()  # type: ignore[attr-defined]
+    assert m.run(StopCondition()) == expected
+    m.restore(cp)  # type: ignore[attr-defined]
+    assert m.state() == saved_state
+    assert m.run(StopCondition()) == expected

@@ -17,9 +17,12 @@ from emulator.isa.validate import UNUSED_FIELDS
 from emulator.program import Program
 from emulator.state import StopCondition, StopReason
 
-_ROWS = [r for r in ROWS if r.form not in (Form.CALL, Form.CALLX, Form.EXIT, Form.LD_ABS,
-                                           Form.LD_IND, Form.JA32)  # fmt: skip
-         and not (r.form is Form.LDDW and r.variant != 0)]
+_ROWS = [
+    r
+    for r in ROWS
+    if r.form not in (Form.CALL, Form.CALLX, Form.EXIT, Form.LD_ABS, Form.LD_IND, Form.JA32)
+    and not (r.form is Form.LDDW and r.variant != 0)
+]
 _MEM = {Form.LDX, Form.LDXSX, Form.ST, Form.STX, Form.ATOMIC}
 
 
@@ -34,9 +37,12 @@ def programs(draw: st.DrawFn) -> bytes:
     insns: list[Insn] = []
     # seed registers with interesting values
     for reg in range(10):
-        value = draw(st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
-                                      0x8000000000000000, 0xFFFFFFFFFFFFFFFF])
-                     | st.integers(0, 2**64 - 1))  # fmt: skip
+        value = draw(
+            st.sampled_from(
+                [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF]
+            )
+            | st.integers(0, 2**64 - 1)
+        )
         insns.append(Insn(0x18, reg, 0, 0, _s32(value), _s32(value >> 32)))
     # a pointer to the input memory survives in r9 half of the time
     if draw(st.booleans()):
@@ -46,8 +52,10 @@ def programs(draw: st.DrawFn) -> bytes:
         dst = draw(st.integers(0, 9))
         src = draw(st.integers(0, 10))
         off = draw(st.integers(-4, 4))
-        imm = draw(st.sampled_from([0, 1, -1, 31, 32, 63, 64, 0x7FFFFFFF, -(2**31)])
-                   | st.integers(-(2**31), 2**31 - 1))  # fmt: skip
+        imm = draw(
+            st.sampled_from([0, 1, -1, 31, 32, 63, 64, 0x7FFFFFFF, -(2**31)])
+            | st.integers(-(2**31), 2**31 - 1)
+        )
         if row.form in _MEM:
             size = row.size
             base = draw(st.sampled_from([10, 9, dst]))
@@ -64,8 +72,15 @@ def programs(draw: st.DrawFn) -> bytes:
                 dst = src = imm = 0
         if row.form in (Form.ALU_IMM, Form.NEG, Form.END, Form.JCOND_IMM, Form.ST):
             src = 0
-        if row.form in (Form.ALU_REG, Form.MOVSX, Form.JCOND_REG, Form.LDX, Form.LDXSX,
-                        Form.STX, Form.ATOMIC):  # fmt: skip
+        if row.form in (
+            Form.ALU_REG,
+            Form.MOVSX,
+            Form.JCOND_REG,
+            Form.LDX,
+            Form.LDXSX,
+            Form.STX,
+            Form.ATOMIC,
+        ):
             imm = 0
         if row.form not in _MEM and not row.is_branch:
             off = 0

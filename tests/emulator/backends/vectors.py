@@ -71,11 +71,17 @@ ALU32 = [
 ENDIAN = [
     V(f"{op}", f"lddw %r0, 0x1122334455667788\n{op} %r0\nexit", value)
     for op, value in [
-        ("le16", 0x7788), ("le32", 0x55667788), ("le64", 0x1122334455667788),
-        ("be16", 0x8877), ("be32", 0x88776655), ("be64", 0x8877665544332211),
-        ("bswap16", 0x8877), ("bswap32", 0x88776655), ("bswap64", 0x8877665544332211),
+        ("le16", 0x7788),
+        ("le32", 0x55667788),
+        ("le64", 0x1122334455667788),
+        ("be16", 0x8877),
+        ("be32", 0x88776655),
+        ("be64", 0x8877665544332211),
+        ("bswap16", 0x8877),
+        ("bswap32", 0x88776655),
+        ("bswap64", 0x8877665544332211),
     ]
-]  # fmt: skip
+]
 
 JMP = [
     V("jgt-unsigned", "mov %r0, 0\nmov %r1, -1\njgt %r1, 1, +1\nexit\nmov %r0, 1\nexit", 1),
@@ -83,9 +89,17 @@ JMP = [
     V("jslt-reg", "mov %r0, 0\nmov %r1, -2\nmov %r2, -1\njslt %r1, %r2, +1\nexit\nmov %r0, 1\nexit", 1),
     V("jset", "mov %r0, 0\nmov %r1, 6\njset %r1, 4, +1\nexit\nmov %r0, 1\nexit", 1),
     V("jeq-imm-sign-extends", "mov %r0, 0\nmov %r1, -1\njeq %r1, -1, +1\nexit\nmov %r0, 1\nexit", 1),
-    V("jeq32-low-bits-only", "mov %r0, 0\nlddw %r1, 0x100000000\njeq32 %r1, 0, +1\nexit\nmov %r0, 1\nexit", 1),
+    V(
+        "jeq32-low-bits-only",
+        "mov %r0, 0\nlddw %r1, 0x100000000\njeq32 %r1, 0, +1\nexit\nmov %r0, 1\nexit",
+        1,
+    ),
     V("jsgt32", "mov %r0, 0\nmov32 %r1, 0x80000000\njsgt32 %r1, 0, +1\nexit\nmov %r0, 1\nexit", 0),
-    V("jle32-reg", "mov %r0, 0\nmov %r1, 5\nlddw %r2, 0x100000005\njle32 %r1, %r2, +1\nexit\nmov %r0, 1\nexit", 1),
+    V(
+        "jle32-reg",
+        "mov %r0, 0\nmov %r1, 5\nlddw %r2, 0x100000005\njle32 %r1, %r2, +1\nexit\nmov %r0, 1\nexit",
+        1,
+    ),
     V("ja32-gotol", "mov %r0, 1\nja32 +1\nmov %r0, 2\nexit", 1),
     V("backward-loop", "mov %r0, 0\nmov %r1, 10\nadd %r0, %r1\nsub %r1, 1\njne %r1, 0, -3\nexit", 55),
 ]
@@ -104,22 +118,58 @@ LDST = [
 ATOMIC = [
     V("add64", "stdw [%r10-8], 5\nmov %r1, 3\nlock add [%r10-8], %r1\nldxdw %r0, [%r10-8]\nexit", 8),
     V("fetch-add64", "stdw [%r10-8], 5\nmov %r1, 3\nlock fetch add [%r10-8], %r1\nmov %r0, %r1\nexit", 5),
-    V("fetch-or32-zero-extends", "stw [%r10-4], -1\nlddw %r1, 0xff00000000\nlock fetch or32 [%r10-4], %r1\nmov %r0, %r1\nexit", 0xFFFFFFFF),
-    V("and32-keeps-neighbours", "stdw [%r10-8], -1\nmov %r1, 0\nlock and32 [%r10-8], %r1\nldxdw %r0, [%r10-8]\nexit", 0xFFFFFFFF00000000),
+    V(
+        "fetch-or32-zero-extends",
+        "stw [%r10-4], -1\nlddw %r1, 0xff00000000\nlock fetch or32 [%r10-4], %r1\nmov %r0, %r1\nexit",
+        0xFFFFFFFF,
+    ),
+    V(
+        "and32-keeps-neighbours",
+        "stdw [%r10-8], -1\nmov %r1, 0\nlock and32 [%r10-8], %r1\nldxdw %r0, [%r10-8]\nexit",
+        0xFFFFFFFF00000000,
+    ),
     V("xor64", "stdw [%r10-8], 6\nmov %r1, 3\nlock xor [%r10-8], %r1\nldxdw %r0, [%r10-8]\nexit", 5),
-    V("xchg64", "stdw [%r10-8], 9\nmov %r1, 4\nlock xchg [%r10-8], %r1\nldxdw %r0, [%r10-8]\nadd %r0, %r1\nexit", 13),
-    V("cmpxchg64-match", "stdw [%r10-8], 9\nmov %r0, 9\nmov %r1, 4\nlock cmpxchg [%r10-8], %r1\nldxdw %r2, [%r10-8]\nlsh %r0, 8\nor %r0, %r2\nexit", 0x904),
-    V("cmpxchg64-miss", "stdw [%r10-8], 9\nmov %r0, 8\nmov %r1, 4\nlock cmpxchg [%r10-8], %r1\nldxdw %r2, [%r10-8]\nlsh %r0, 8\nor %r0, %r2\nexit", 0x909),
-    V("cmpxchg32-compares-low-r0", "stw [%r10-4], 9\nlddw %r0, 0x500000009\nmov %r1, 4\nlock cmpxchg32 [%r10-4], %r1\nldxw %r2, [%r10-4]\nlsh %r0, 8\nor %r0, %r2\nexit", 0x904),
+    V(
+        "xchg64",
+        "stdw [%r10-8], 9\nmov %r1, 4\nlock xchg [%r10-8], %r1\nldxdw %r0, [%r10-8]\nadd %r0, %r1\nexit",
+        13,
+    ),
+    V(
+        "cmpxchg64-match",
+        "stdw [%r10-8], 9\nmov %r0, 9\nmov %r1, 4\nlock cmpxchg [%r10-8], %r1\nldxdw %r2, [%r10-8]\nlsh %r0, 8\nor %r0, %r2\nexit",
+        0x904,
+    ),
+    V(
+        "cmpxchg64-miss",
+        "stdw [%r10-8], 9\nmov %r0, 8\nmov %r1, 4\nlock cmpxchg [%r10-8], %r1\nldxdw %r2, [%r10-8]\nlsh %r0, 8\nor %r0, %r2\nexit",
+        0x909,
+    ),
+    V(
+        "cmpxchg32-compares-low-r0",
+        "stw [%r10-4], 9\nlddw %r0, 0x500000009\nmov %r1, 4\nlock cmpxchg32 [%r10-4], %r1\nldxw %r2, [%r10-4]\nlsh %r0, 8\nor %r0, %r2\nexit",
+        0x904,
+    ),
 ]
 
 CALLS = [
-    V("local-call-preserves-r6-r9", "mov %r6, 6\nmov %r9, 9\ncall local sub\nadd %r0, %r6\nadd %r0, %r9\nexit\n"
-      "sub:\nmov %r6, 0\nmov %r9, 0\nmov %r0, 100\nexit", 115),
-    V("callee-has-own-frame", "stdw [%r10-8], 1\ncall local sub\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit\n"
-      "sub:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nexit", 41),
-    V("caller-frame-reachable-through-pointer", "stdw [%r10-8], 1\nmov %r1, %r10\nsub %r1, 8\ncall local sub\nldxdw %r0, [%r10-8]\nexit\n"
-      "sub:\nstdw [%r1+0], 77\nexit", 77),
+    V(
+        "local-call-preserves-r6-r9",
+        "mov %r6, 6\nmov %r9, 9\ncall local sub\nadd %r0, %r6\nadd %r0, %r9\nexit\n"
+        "sub:\nmov %r6, 0\nmov %r9, 0\nmov %r0, 100\nexit",
+        115,
+    ),
+    V(
+        "callee-has-own-frame",
+        "stdw [%r10-8], 1\ncall local sub\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nexit\n"
+        "sub:\nstdw [%r10-8], 40\nldxdw %r0, [%r10-8]\nexit",
+        41,
+    ),
+    V(
+        "caller-frame-reachable-through-pointer",
+        "stdw [%r10-8], 1\nmov %r1, %r10\nsub %r1, 8\ncall local sub\nldxdw %r0, [%r10-8]\nexit\n"
+        "sub:\nstdw [%r1+0], 77\nexit",
+        77,
+    ),
     V("helper-5-returns-r1", "mov %r1, 42\ncall 5\nexit", 42),
     V("callx-helper", "mov %r1, 7\nmov %r2, 5\ncall %r2\nexit", 7),
 ]

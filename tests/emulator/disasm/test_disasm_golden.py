@@ -116,10 +116,24 @@ LLVM_GOLDEN: list[tuple[str, str]] = [
     # Encodings no mnemonic expresses
     ("ff12000000000000", ".insn 0xff, 0x12, 0x0000, 0x00000000  ; unknown opcode 0xff"),
     ("0f10000005000000", ".insn 0x0f, 0x10, 0x0000, 0x00000005  ; add: unused field imm must be 0, is 5"),
-    ("bfb0000000000000", ".insn 0xbf, 0xb0, 0x0000, 0x00000000  ; mov: src register r11 does not exist (r0-r10)"),
-    ("3f21020000000000", ".insn 0x3f, 0x21, 0x0002, 0x00000000  ; opcode 0x3f has no form with off=2 (off selects the operation)"),
-    ("18710000000000000000000000000000", ".insn 0x18, 0x71, 0x0000, 0x00000000, 0x00000000  ; opcode 0x18 has no form with src=7 (src selects the operation)"),
-    ("18110000050000000000000007000000", ".insn 0x18, 0x11, 0x0000, 0x00000005, 0x00000007  ; lddw map_fd: second-slot imm must be 0, is 7"),
+    (
+        "bfb0000000000000",
+        ".insn 0xbf, 0xb0, 0x0000, 0x00000000  ; mov: src register r11 does not exist (r0-r10)",
+    ),
+    (
+        "3f21020000000000",
+        ".insn 0x3f, 0x21, 0x0002, 0x00000000  ; "
+        "opcode 0x3f has no form with off=2 (off selects the operation)",
+    ),
+    (
+        "18710000000000000000000000000000",
+        ".insn 0x18, 0x71, 0x0000, 0x00000000, 0x00000000  ; "
+        "opcode 0x18 has no form with src=7 (src selects the operation)",
+    ),
+    (
+        "18110000050000000000000007000000",
+        ".insn 0x18, 0x11, 0x0000, 0x00000005, 0x00000007  ; lddw map_fd: second-slot imm must be 0, is 7",
+    ),
 ]
 
 CONFORMANCE_GOLDEN: list[tuple[str, str]] = [
@@ -194,9 +208,7 @@ def test_raw_prefix() -> None:
     assert format_insn(insn, raw=True) == "b7 00 00 00 01 00 00 00  r0 = 1"
     lddw = decode_program(bytes.fromhex("18000000341200000000000000000000")).insns[0]
     assert lddw is not None
-    assert format_insn(lddw, raw=True) == (
-        "18 00 00 00 34 12 00 00 00 00 00 00 00 00 00 00  r0 = 0x1234 ll"
-    )
+    assert format_insn(lddw, raw=True) == ("18 00 00 00 34 12 00 00 00 00 00 00 00 00 00 00  r0 = 0x1234 ll")
     # The byte column is skipped when assembling, so a raw listing reads back too.
     assert assemble_bytes("b7 00 00 00 01 00 00 00  r0 = 1") == bytes.fromhex("b700000001000000")
 
@@ -216,12 +228,24 @@ RESOLVER = TableResolver(
         ("8510000003000000", 2, "call pc+3 <helper_fn>", "call local +3  # helper_fn"),
         ("0500030000000000", 0, "goto +3 <LBB0_2>", "ja +3  # LBB0_2"),
         ("2501020010000000", 1, "if r1 > 0x10 goto +2 <LBB0_2>", "jgt %r1, 0x10, +2  # LBB0_2"),
-        ("18110000050000000000000000000000", 0, "r1 = map[fd:5] <counters>",
-         "lddw %r1, map[fd:5]  # counters"),
-        ("18610000000000000000000008000000", 0, "r1 = map[idx:0][0]+8 <stats>",
-         "lddw %r1, map[idx:0][0]+8  # stats"),
-        ("18410000040000000000000000000000", 1, "r1 = func[pc+4] <helper_fn>",
-         "lddw %r1, func[+4]  # helper_fn"),
+        (
+            "18110000050000000000000000000000",
+            0,
+            "r1 = map[fd:5] <counters>",
+            "lddw %r1, map[fd:5]  # counters",
+        ),
+        (
+            "18610000000000000000000008000000",
+            0,
+            "r1 = map[idx:0][0]+8 <stats>",
+            "lddw %r1, map[idx:0][0]+8  # stats",
+        ),
+        (
+            "18410000040000000000000000000000",
+            1,
+            "r1 = func[pc+4] <helper_fn>",
+            "lddw %r1, func[+4]  # helper_fn",
+        ),
     ],
 )
 def test_resolver_names(hexdata: str, pc: int, llvm_text: str, conf_text: str) -> None:

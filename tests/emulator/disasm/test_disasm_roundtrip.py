@@ -51,8 +51,7 @@ S32 = st.one_of(
     st.integers(-(1 << 31), (1 << 31) - 1),
     st.sampled_from([0, 1, -1, 9, 10, -10, 15, 16, (1 << 31) - 1, -(1 << 31)]),
 )
-FIELD = {"dst": st.integers(0, 10), "src": st.integers(0, 10), "off": S16, "imm": S32,
-         "imm_hi": S32}  # fmt: skip
+FIELD = {"dst": st.integers(0, 10), "src": st.integers(0, 10), "off": S16, "imm": S32, "imm_hi": S32}
 
 
 def legal_insn(row: OpInfo) -> st.SearchStrategy[Insn]:
@@ -81,7 +80,10 @@ def _roundtrip_one(insn: Insn, pc: int, dialect: str) -> None:
     assert format_insn(again, pc, dialect=dialect) == text  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[f"{r.mnemonic}-{r.form.value}-{r.variant}" for r in ROWS])
+ROW_IDS = [f"{r.mnemonic}-{r.form.value}-{r.variant}" for r in ROWS]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 @settings(max_examples=12)
 @given(data=st.data())
 def test_every_row_round_trips(row: OpInfo, data: st.DataObject) -> None:

@@ -43,7 +43,7 @@ _FORMS = {
     Form.JA,
     Form.JA32,
 } | _MEMORY
-STACK = 64  # bytes below r10 the bodies use  # fmt: skip
+STACK = 64  # bytes below r10 the bodies use
 _ROWS = [r for r in ROWS if r.form in _FORMS]
 
 
@@ -59,16 +59,23 @@ def _lddw(reg: int, value: int) -> Insn:
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[list[int], list[Insn]]:
     inits = [
-        draw(st.sampled_from([0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1])
-             | st.integers(0, (1 << 64) - 1))
+        draw(
+            st.sampled_from([0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1])
+            | st.integers(0, (1 << 64) - 1)
+        )
         for _ in WORK
-    ]  # fmt: skip
+    ]
     count = draw(st.integers(1, 16))
     body: list[Insn] = []
     for i in range(count):
         row = draw(st.sampled_from(_ROWS))
-        f = {"dst": draw(st.sampled_from(WORK)), "src": draw(st.sampled_from(WORK)), "off": 0,
-             "imm": draw(st.sampled_from([0, 1, -1, 7, 31, 0x7FFFFFFF, -(2**31)]) | st.integers(-(2**31), 2**31 - 1))}  # fmt: skip
+        imm = st.sampled_from([0, 1, -1, 7, 31, 0x7FFFFFFF, -(2**31)]) | st.integers(-(2**31), 2**31 - 1)
+        f = {
+            "dst": draw(st.sampled_from(WORK)),
+            "src": draw(st.sampled_from(WORK)),
+            "off": 0,
+            "imm": draw(imm),
+        }
         width = 64 if row.is64 else 32
         if row.form is Form.ALU_IMM and row.op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
             f["imm"] %= width  # the verifier rejects constant shifts >= the width

@@ -315,16 +315,31 @@ def find_leaders(insns: Sequence[Insn | None], stops: set[int]) -> list[int]:
     for pc, insn in enumerate(insns):
         if insn is None or insn.info is None:
             continue
-        form = insn.info.form
         target = insn.jump_target(pc)
         if target is not None and 0 <= target < n:
             leaders.add(target)
-        if form in (Form.JA, Form.JA32, Form.JCOND_REG, Form.JCOND_IMM, Form.EXIT, Form.CALLX) or (
-            form is Form.CALL and insn.info.variant == CallKind.LOCAL
-        ):
-            if pc + 1 < n:
-                leaders.add(pc + 1)
+        if _ends_block(insn) and pc + 1 < n:
+            leaders.add(pc + 1)
     return sorted(p for p in leaders if insns[p] is not None)
+
+
+def basic_blocks(insns: Sequence[Insn | None], leaders: list[int]) -> dict[int, list[int]]:
+    """Each leader's block: the pcs from it up to a control transfer or the next leader."""
+    leader_set = set(leaders)
+    blocks: dict[int, list[int]] = {}
+    for start in leaders:
+        body = [start]
+        pc = start
+        while True:
+            insn = insns[pc]
+            assert insn is not None and insn.info is not None
+            nxt = pc + insn.slots
+            if _ends_block(insn) or nxt >= len(insns) or nxt in leader_set:
+                break
+            body.append(nxt)
+            pc = nxt
+        blocks[start] = body
+    return blocks
 
 
 def _emit_term(w: _Writer, ind: int, pc: int, term: Term, nxt: int, nslots: int) -> None:
@@ -374,6 +389,32 @@ def _emit_term(w: _Writer, ind: int, pc: int, term: Term, nxt: int, nslots: int)
         raise AssertionError(kind)
 
 
+# Registers live in locals while generated code runs; they are written back on the way out,
+# faults included (the line an exception passed through names the faulting instruction).
+_PROLOGUE = f"""\
+def run(m, limit, nstart, max_depth):
+    R = m.regs
+    r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = R
+    frames = m.frames
+    pc = m.pc
+    n = m.insns
+    status = {ST_SLOW}
+    try:
+        while True:"""
+
+_EPILOGUE = f"""\
+    except CATCH as exc:
+        pc, delta = LINES.get(exc.__traceback__.tb_lineno, (pc, 0))
+        n += delta
+        m.exc = exc
+        status = {ST_FAULT}
+    finally:
+        R[:] = (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)
+        m.pc = pc
+        m.insns = n
+    return status"""
+
+
 def generate(
     insns: Sequence[Insn | None],
     ctx: CodegenContext,
@@ -388,35 +429,14 @@ def generate(
     guards = guards or {}
     nslots = len(insns)
     w = _Writer()
-    w.emit(0, "def run(m, limit, nstart, max_depth):")
-    w.emit(1, "R = m.regs")
-    w.emit(1, "r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = R")
-    w.emit(1, "frames = m.frames")
-    w.emit(1, "pc = m.pc")
-    w.emit(1, "n = m.insns")
-    w.emit(1, f"status = {ST_SLOW}")
-    w.emit(1, "try:")
-    w.emit(2, "while True:")
+    for line in _PROLOGUE.splitlines():
+        w.emit(0, line)
     if only is not None:
-        blocks = {only: [only]}
         leaders = [only]
+        blocks = {only: [only]}
     else:
         leaders = find_leaders(insns, set(stops) | set(guards))
-        leader_set = set(leaders)
-        blocks = {}
-        for start in leaders:
-            body = [start]
-            pc = start
-            while True:
-                insn = insns[pc]
-                assert insn is not None and insn.info is not None
-                sn_term = _quick_term(insn)
-                nxt = pc + insn.slots
-                if sn_term or nxt >= nslots or nxt in leader_set:
-                    break
-                body.append(nxt)
-                pc = nxt
-            blocks[start] = body
+        blocks = basic_blocks(insns, leaders)
 
     def emit_block(start: int, ind: int) -> None:
         body = blocks[start]
@@ -458,20 +478,12 @@ def generate(
         tree(keys[mid:], ind)
 
     tree(leaders, 3)
-    w.emit(1, "except CATCH as exc:")
-    w.emit(2, "pc, delta = LINES.get(exc.__traceback__.tb_lineno, (pc, 0))")
-    w.emit(2, "n += delta")
-    w.emit(2, "m.exc = exc")
-    w.emit(2, f"status = {ST_FAULT}")
-    w.emit(1, "finally:")
-    w.emit(2, "R[:] = (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)")
-    w.emit(2, "m.pc = pc")
-    w.emit(2, "m.insns = n")
-    w.emit(1, "return status")
+    for line in _EPILOGUE.splitlines():
+        w.emit(0, line)
     return "\n".join(w.out) + "\n", w.linemap
 
 
-def _quick_term(insn: Insn) -> bool:
+def _ends_block(insn: Insn) -> bool:
     """Whether the instruction ends a basic block (any control transfer)."""
     info = insn.info
     assert info is not None

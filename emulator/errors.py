@@ -38,3 +38,8 @@ class AsmError(EmulatorError):
         self.text = text
         where = f"line {line}: " if line is not None else ""
         super().__init__(f"{where}{message}" + (f": {text.strip()!r}" if text.strip() else ""))
+
+
+class ElfLoadError(EmulatorError):
+    """An object file that cannot be loaded; the message names the file and the problem
+    and says what to do about it."""

@@ -14,14 +14,35 @@ from emulator.diagnostics import Diagnostic
 from emulator.isa.insn import Insn, decode, decode_program, encode_program
 
 
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """Where an instruction came from (DWARF .debug_line or BTF.ext line info)."""
+
+    file: str
+    line: int
+    column: int = 0
+    text: str = ""  # the source line itself, when the object carries it (BTF line info does)
+
+
 @dataclass(frozen=True)
 class Program:
+    """A program ready to load.
+
+    Map references are self-contained: after relocation a ``lddw`` names a map by its index
+    in the owning object's map list (pseudo sources MAP_IDX / MAP_IDX_VALUE, as the kernel's
+    fd_array convention), so a Program needs no file descriptors. bpf-to-bpf callees from
+    ``.text`` are appended after the entry function, as libbpf does; ``symbols`` names the
+    entry pc of each function.
+    """
+
     insns: tuple[Insn | None, ...]  # per slot; None = second half of a lddw
     name: str = "prog"
     prog_type: str = "raw"  # "raw", "xdp", "tc", "socket"
     section: str = ""
     symbols: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     warnings: tuple[Diagnostic, ...] = ()
+    lines: Mapping[int, SourceLine] = field(default_factory=lambda: MappingProxyType({}))
+    license: str = ""
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "prog", prog_type: str = "raw") -> Program:

@@ -8,7 +8,9 @@ RunInput is one run's input: the memory (or, later, packet and ctx) the program 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from emulator.helpers.conformance import CONFORMANCE_HELPERS
 from emulator.helpers.registry import HelperTable
@@ -26,8 +28,17 @@ class Environment:
 
 @dataclass(frozen=True)
 class RunInput:
-    """One run's input. ``mem``: the raw convention's memory (r1 = its address, r2 = length;
-    r1 = 0 when empty). ``budget`` overrides the Environment's for this run."""
+    """One run's input.
+
+    ``mem``: the raw convention's memory (r1 = its address, r2 = length; r1 = 0 when empty).
+    ``packet``: the frame for XDP/TC/socket programs (from its Ethernet header); ``meta``
+    XDP metadata in front of it; ``ctx``: context fields by name (``ingress_ifindex``,
+    ``rx_queue_index``, ``mark``, ...). ``budget`` overrides the Environment's for this run.
+    """
 
     mem: bytes = b""
+    packet: bytes | None = None
+    meta: bytes = b""
+    ctx: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     budget: int | None = None
+    cpu: int = 0

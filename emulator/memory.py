@@ -18,6 +18,7 @@ import bisect
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from emulator.errors import EmulatorError
 from emulator.state import MemWrite, RegionSnapshot
@@ -45,6 +46,19 @@ class MemoryFaultError(EmulatorError):
         self.size = size
 
 
+class RegionHandler(Protocol):
+    """Memory whose loads and stores mean something more than bytes: a program's context.
+
+    The kernel rewrites ctx accesses (loading ``xdp_md.data`` yields a 64-bit packet
+    pointer, not the u32 in the struct), so ctx regions answer accesses themselves. They
+    raise MemoryFaultError for accesses the verifier would reject.
+    """
+
+    def load(self, off: int, size: int) -> int: ...
+    def store(self, off: int, size: int, value: int) -> None: ...
+    def snapshot(self) -> bytes: ...
+
+
 @dataclass(eq=False, slots=True)
 class Region:
     """A named, contiguous piece of memory.
@@ -52,24 +66,32 @@ class Region:
     ``label`` is how addresses inside it are shown (``pkt``, ``fp``, ``ctx``,
     ``map_value(counters)``); ``what`` names it in fault messages ("packet", "stack frame").
     For stack frames ``anchor_end`` makes offsets count from the top (``fp-8``).
+    ``data`` may be a memoryview into a larger buffer (the packet within its headroom).
+    A region with a ``handler`` has no bytes of its own (``data`` is empty, so the fast
+    paths never take it) and ``vsize`` bytes of address range.
     """
 
     name: str
     kind: str
     base: int
-    data: bytearray
+    data: bytearray | memoryview
     writable: bool = True
     label: str = ""
     what: str = ""
     anchor_end: bool = False
+    handler: RegionHandler | None = None
+    vsize: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.vsize if self.handler is not None else len(self.data)
 
     @property
     def end(self) -> int:
-        return self.base + len(self.data)
+        return self.base + self.size
+
+    def contents(self) -> bytes:
+        return self.handler.snapshot() if self.handler is not None else bytes(self.data)
 
     def describe(self, addr: int) -> str:
         label = self.label or self.name
@@ -132,7 +154,7 @@ class AddressSpace:
         return None
 
     def snapshot(self) -> dict[str, RegionSnapshot]:
-        return {r.name: RegionSnapshot(r.name, r.kind, r.base, bytes(r.data)) for r in self._regions}
+        return {r.name: RegionSnapshot(r.name, r.kind, r.base, r.contents()) for r in self._regions}
 
     # -- describing addresses ----------------------------------------------------------
     def nearest(self, addr: int) -> Region | None:
@@ -186,6 +208,8 @@ class AddressSpace:
         if off < 0 or off + size > len(region.data):
             region = self.region_for(addr, size, "read")
             off = addr - region.base
+            if region.handler is not None:
+                return region.handler.load(off, size)
         return _FMT[size].unpack_from(region.data, off)[0]
 
     def store(self, addr: int, size: int, value: int) -> None:
@@ -196,6 +220,9 @@ class AddressSpace:
             if not region.writable:
                 raise self._fault("write", addr, size)
             off = addr - region.base
+            if region.handler is not None:
+                self._store_handled(region, addr, off, size, value)
+                return
         if self.journal is not None:
             old = bytes(region.data[off : off + size])
             _FMT[size].pack_into(region.data, off, value & _MASK[size])
@@ -205,19 +232,31 @@ class AddressSpace:
             return
         _FMT[size].pack_into(region.data, off, value & _MASK[size])
 
+    def _store_handled(self, region: Region, addr: int, off: int, size: int, value: int) -> None:
+        handler = region.handler
+        assert handler is not None
+        old = handler.load(off, size) if self.journal is not None else 0
+        handler.store(off, size, value & _MASK[size])
+        if self.journal is not None:
+            new = handler.load(off, size)
+            self.journal.append(MemWrite(addr, old.to_bytes(size, "little"), new.to_bytes(size, "little"),
+                                         region.describe(addr)))  # fmt: skip
+
     def read(self, addr: int, size: int) -> bytes:
         """Bytes at ``addr``; for helpers and the debugger (``x/16xb``)."""
         if size == 0:
             return b""
         region = self.region_for(addr, size, "read")
         off = addr - region.base
+        if region.handler is not None:
+            return region.handler.snapshot()[off : off + size]
         return bytes(region.data[off : off + size])
 
     def write(self, addr: int, data: bytes) -> None:
         if not data:
             return
         region = self.region_for(addr, len(data), "write")
-        if not region.writable:
+        if not region.writable or region.handler is not None:
             raise self._fault("write", addr, len(data))
         off = addr - region.base
         old = bytes(region.data[off : off + len(data)])
@@ -228,8 +267,6 @@ class AddressSpace:
     def accessors(self) -> dict[str, object]:
         """Size-specialised load/store closures for generated code (one call per access)."""
         space = self
-        fault = self._fault
-        find = self.find
         u = {n: f.unpack_from for n, f in _FMT.items()}
         p = {n: f.pack_into for n, f in _FMT.items()}
 
@@ -240,11 +277,7 @@ class AddressSpace:
                 region = space._last
                 off = addr - region.base
                 if off < 0 or off + size > len(region.data):
-                    found = find(addr)
-                    if found is None or addr + size > found.end:
-                        raise fault("read", addr, size)
-                    region = space._last = found
-                    off = addr - region.base
+                    return space.load(addr, size)
                 return unpack(region.data, off)[0]
 
             return load

@@ -1,0 +1,35 @@
+"""XDP: ``struct xdp_md`` over a packet in a 4 KiB frame with 256 bytes of headroom, as
+BPF_PROG_TEST_RUN sets it up (reference/kernel_oracle.md section 4)."""
+
+from __future__ import annotations
+
+from emulator.env import RunInput
+from emulator.memory import AddressSpace
+from emulator.progtypes.base import ProgType, RunSetup, install_ctx
+from emulator.progtypes.context import ContextHandler, Field
+from emulator.progtypes.packet import PacketBuffer
+
+XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
+
+XDP_MD_FIELDS = (
+    Field("data", 0, 4, pointer="pkt"),
+    Field("data_end", 4, 4, pointer="pkt_end"),
+    Field("data_meta", 8, 4, pointer="pkt_meta"),
+    Field("ingress_ifindex", 12, 4, narrow=False),
+    Field("rx_queue_index", 16, 4, narrow=False),
+    Field("egress_ifindex", 20, 4, narrow=False),
+)
+
+
+class XdpType(ProgType):
+    def setup(self, space: AddressSpace, run: RunInput) -> RunSetup:
+        packet = PacketBuffer(space, run.packet or b"", meta=run.meta)
+        values = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0}
+        values.update({k: v for k, v in run.ctx.items() if k in values})
+        pointers = {"pkt": lambda: packet.data_ptr, "pkt_end": lambda: packet.end_ptr,
+                    "pkt_meta": lambda: packet.meta_ptr}  # fmt: skip
+        ctx = ContextHandler("xdp_md", XDP_MD_FIELDS, 24, values, pointers)
+        return RunSetup(install_ctx(space, ctx, writable=False), packet=packet, ctx=ctx)
+
+
+XDP = XdpType("xdp", XDP_ACTIONS)

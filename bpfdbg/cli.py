@@ -10,14 +10,17 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bpfdbg import __version__
+from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture
 from bpfdbg.headless import RunRejected, result_json, run_once
 from emulator.backends.base import backend_names
 from emulator.env import DEFAULT_BUDGET, Environment
 from emulator.errors import DecodeError
 from emulator.program import Program
+from emulator.progtypes import PROG_TYPES
 from emulator.state import StopReason
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
@@ -64,6 +67,26 @@ def _read_program(path: str, raw: bool) -> Program:
         raise CliError(f"{path}: {lines[0]}{more}") from None
 
 
+def _packet_from_args(args: argparse.Namespace) -> bytes | None:
+    if args.packet and args.pcap:
+        raise CliError("give either --packet HEX or --pcap FILE, not both")
+    try:
+        if args.packet:
+            return parse_hex_packet(args.packet)
+        if args.pcap:
+            packets = read_capture(args.pcap)
+            if not packets:
+                raise CliError(f"{args.pcap} holds no packets")
+            index = args.packet_index
+            if not 0 <= index < len(packets):
+                raise CliError(f"--packet-index {index} is out of range: {args.pcap} has "
+                               f"{len(packets)} packets (0-{len(packets) - 1})")  # fmt: skip
+            return packets[index].data
+    except CaptureError as err:
+        raise CliError(str(err)) from None
+    return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     backends = args.backend or ["interp"]
     known = backend_names()
@@ -76,9 +99,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"version (available backends: {', '.join(known)})"
         )
     prog = _read_program(args.prog, args.raw)
+    if args.type:
+        prog = replace(prog, prog_type=args.type)
     mem = _parse_hex(args.mem, "--mem") if args.mem else b""
+    packet = _packet_from_args(args)
+    if packet is not None and prog.prog_type == "raw":
+        raise CliError("--packet and --pcap need a program type with a packet; add --type xdp, tc or socket")
     try:
-        result = run_once(prog, mem, backends[0], Environment(budget=args.budget))
+        result = run_once(prog, mem, backends[0], Environment(budget=args.budget), packet=packet)
     except RunRejected as err:
         raise CliError(f"{args.prog} rejected by {backends[0]}: {err}") from None
     if args.json:
@@ -88,7 +116,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(line)
         if result.reason is StopReason.EXIT:
             assert result.retval is not None
-            print(f"r0 = {result.retval:#x} ({result.retval}), {result.insns} instructions")
+            action = f" {result.action}" if result.action else ""
+            print(f"r0 = {result.retval:#x} ({result.retval}){action}, {result.insns} instructions")
         elif result.fault is not None:
             print(f"{result.fault} ({result.insns} instructions executed)")
         else:
@@ -136,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a program once, headless, and print r0 (or JSON)")
     run.add_argument("prog", metavar="PROG", help="program file")
     run.add_argument("--raw", action="store_true", help="PROG is a file of 8-byte instruction slots")
+    run.add_argument("--type", choices=sorted(PROG_TYPES), help="program type (raw programs default to raw)")
+    run.add_argument("--packet", metavar="HEX", help="the packet (Ethernet frame) to run on")
+    run.add_argument("--pcap", metavar="FILE", help="take the packet from a pcap/pcapng capture")
+    run.add_argument(
+        "--packet-index", type=int, default=0, metavar="N", help="which packet of --pcap (from 0)"
+    )
     run.add_argument("--mem", metavar="HEX", help="input memory: r1 points at a copy, r2 is its length")
     run.add_argument("--backend", action="append", metavar="NAME", help="backend (default interp)")
     run.add_argument(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from emulator.backends.base import create
 from emulator.env import Environment, RunInput
 from emulator.program import Program
+from emulator.progtypes import prog_type
 from emulator.state import Fault, StopCondition, StopReason
 
 
@@ -25,6 +26,8 @@ class RunResult:
     mem_out: bytes | None = None
     trace: list[str] = field(default_factory=list)
     stopped_at: int = 0
+    action: str | None = None
+    packet_out: bytes | None = None
 
 
 def run_once(
@@ -33,16 +36,19 @@ def run_once(
     backend: str = "interp",
     env: Environment | None = None,
     budget: int | None = None,
+    packet: bytes | None = None,
 ) -> RunResult:
-    """Load, reset with ``mem`` (the raw convention) and run to the end."""
+    """Load, reset with ``mem`` (raw convention) or ``packet`` and run to the end."""
     machine = create(backend)
     report = machine.load(prog, env or Environment())
     if not report.ok:
         raise RunRejected("; ".join(str(d) for d in report.errors))
-    machine.reset(RunInput(mem=mem, budget=budget))
+    machine.reset(RunInput(mem=mem, budget=budget, packet=packet))
     stop = machine.run(StopCondition())
     state = machine.state()
     mem_region = state.regions.get("mem")
+    pkt_region = state.regions.get("pkt")
+    kind = prog_type(prog.prog_type)
     trace = list(getattr(machine, "output", []))
     return RunResult(
         backend,
@@ -53,6 +59,8 @@ def run_once(
         mem_region.data if mem_region else None,
         trace,
         stop.pc,
+        kind.action_name(stop.retval),
+        kind.packet_out(pkt_region.data if pkt_region else None),
     )
 
 
@@ -68,8 +76,8 @@ def result_json(result: RunResult) -> dict[str, object]:
     return {
         "backend": result.backend,
         "retval": result.retval,
-        "action": None,
-        "packet_out": None,
+        "action": result.action,
+        "packet_out": result.packet_out.hex() if result.packet_out is not None else None,
         "mem_out": result.mem_out.hex() if result.mem_out is not None else None,
         "insns": result.insns,
         "fault": fault,

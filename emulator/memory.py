@@ -131,6 +131,14 @@ class AddressSpace:
         self._by_name[region.name] = region
         return region
 
+    def clear(self) -> None:
+        """Drop every region (a fresh run); accessors made earlier stay valid."""
+        self._regions.clear()
+        self._bases.clear()
+        self._by_name.clear()
+        self._last = Region("<none>", "none", -(1 << 70), bytearray())
+        self.journal = None
+
     def remove(self, name: str) -> None:
         region = self._by_name.pop(name)
         i = self._regions.index(region)

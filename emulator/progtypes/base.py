@@ -44,8 +44,10 @@ class ProgType:
             value -= 1 << 32
         return self.actions.get(value, f"unknown ({value})")
 
-    def packet_out(self, setup: RunSetup) -> bytes | None:
-        return setup.packet.packet() if setup.packet else None
+    def packet_out(self, visible: bytes | None) -> bytes | None:
+        """The packet as BPF_PROG_TEST_RUN returns it, from what the program saw (the
+        ``pkt`` region at the end of the run)."""
+        return visible
 
 
 def install_ctx(space: AddressSpace, handler: ContextHandler, writable: bool) -> int:

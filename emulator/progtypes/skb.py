@@ -74,11 +74,11 @@ class SkbType(ProgType):
         ctx = ContextHandler("__sk_buff", TC_FIELDS if tc else SOCKET_FIELDS, 192, values, pointers)
         return RunSetup(install_ctx(space, ctx, writable=True), packet=packet, ctx=ctx)
 
-    def packet_out(self, setup: RunSetup) -> bytes | None:
-        if setup.packet is None:
+    def packet_out(self, visible: bytes | None) -> bytes | None:
+        if visible is None:
             return None
         tc: bool = object.__getattribute__(self, "_tc")
-        return setup.packet.packet() if tc else bytes(ETH_HLEN) + setup.packet.packet()
+        return visible if tc else bytes(ETH_HLEN) + visible  # the MAC header comes back zeroed
 
 
 TC = SkbType("tc", tc=True)

@@ -24,7 +24,6 @@ from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.memory import (
     CODE_BASE,
-    CTX_BASE,
     AddressSpace,
     MemoryFaultError,
     Region,
@@ -32,6 +31,7 @@ from emulator.memory import (
     stack_frame_region,
 )
 from emulator.program import Program
+from emulator.progtypes import RunSetup, prog_type
 from emulator.state import (
     Fault,
     Frame,
@@ -93,6 +93,8 @@ class InterpBackend:
         self.frames: list[tuple[int, int, int, int, int, int]] = []
         self.exc: BaseException | None = None
         self.space = AddressSpace()
+        self._accessors = self.space.accessors()
+        self._setup = RunSetup(0)
         self.output: list[str] = []
         self._budget = self._env.budget
         self._final: StopEvent | None = None
@@ -144,16 +146,13 @@ class InterpBackend:
 
     def reset(self, run: RunInput) -> None:
         prog = self._require()
-        self.space = AddressSpace()
-        self._accessors = self.space.accessors()
+        # One address space for the backend's lifetime: generated code binds its accessors.
+        self.space.clear()
         self.space.add(stack_frame_region(0))
+        self._setup = prog_type(prog.prog_type).setup(self.space, run)
         regs = [0] * 11
-        if run.mem:
-            self.space.add(
-                Region("mem", "mem", CTX_BASE, bytearray(run.mem), label="mem", what="input memory")
-            )
-            regs[1] = CTX_BASE
-            regs[2] = len(run.mem)
+        regs[1] = self._setup.r1
+        regs[2] = self._setup.r2
         regs[10] = frame_pointer(0)
         self.regs = regs
         self.pc = 0
@@ -166,10 +165,6 @@ class InterpBackend:
         self._status = "ready"
         self._budget = run.budget if run.budget is not None else self._env.budget
         self._interrupt.clear()
-        # compiled code binds the accessors of the old address space: rebuild on reset
-        self._run_cache.clear()
-        self._step_cache.clear()
-        del prog
 
     def step(self) -> StepEvent:
         self._require()
@@ -450,18 +445,26 @@ class InterpBackend:
         raise runtime.FaultError("kfunc", f"kfunc call (BTF id {btf_id}) is not supported by interp")
 
     def _ldabs(self, size: int, offset: int) -> int:
-        raise runtime.FaultError(
-            "legacy",
-            "legacy packet load (LD_ABS) needs a socket buffer; "
-            f"{self._require().prog_type} programs have none",
-        )
+        return self._legacy_load(size, offset & 0xFFFFFFFF, "LD_ABS")
 
     def _ldind(self, size: int, base: int, offset: int) -> int:
-        raise runtime.FaultError(
-            "legacy",
-            "legacy packet load (LD_IND) needs a socket buffer; "
-            f"{self._require().prog_type} programs have none",
-        )
+        return self._legacy_load(size, (base + offset) & 0xFFFFFFFF, "LD_IND")
+
+    def _legacy_load(self, size: int, offset: int, what: str) -> int:
+        """Legacy packet loads: network-order value; out of bounds ends the program with 0."""
+        packet = self._setup.packet
+        if packet is None or self._require().prog_type not in ("socket", "tc"):
+            kind = self._require().prog_type
+            raise runtime.FaultError("legacy", f"legacy packet load ({what}) needs a socket buffer; "
+                                     f"{kind} programs have none")  # fmt: skip
+        if offset >= 1 << 31:
+            negative = offset - (1 << 32)
+            raise runtime.FaultError("legacy", f"{what} with a negative offset ({negative:#x}, the "
+                                     "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg")  # fmt: skip
+        value = packet.load_be(offset, size)
+        if value is None:
+            raise runtime.ProgramExit(0)
+        return value
 
     def _helper_caller(self, hid: int) -> Callable[..., int]:
         spec: HelperSpec | None = self._env.helpers.get(hid)

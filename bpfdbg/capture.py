@@ -1,0 +1,69 @@
+"""Packets from capture files (pcap and pcapng, through dpkt) and from hex on the command line.
+
+Bad input gets one clear message: a file that is not a capture, a truncated record, a
+capture whose link type is not Ethernet (XDP and TC see Ethernet frames).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import dpkt
+
+LINKTYPE_ETHERNET = 1
+
+
+class CaptureError(Exception):
+    """A capture file that cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CapturedPacket:
+    index: int
+    data: bytes
+    timestamp: float = 0.0
+
+
+def read_capture(path: str | Path) -> list[CapturedPacket]:
+    """Every packet of a pcap or pcapng file, in order (index from 0)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise CaptureError(f"cannot read {path}: {err.strerror or err}") from None
+    if len(raw) < 4:
+        raise CaptureError(f"{path} is not a pcap or pcapng capture (only {len(raw)} bytes)")
+    try:
+        if raw[:4] == b"\x0a\x0d\x0d\x0a":
+            reader: dpkt.pcap.Reader | dpkt.pcapng.Reader = dpkt.pcapng.Reader(io.BytesIO(raw))
+        else:
+            reader = dpkt.pcap.Reader(io.BytesIO(raw))
+    except (ValueError, dpkt.dpkt.Error) as err:
+        raise CaptureError(f"{path} is not a pcap or pcapng capture ({err}); write one with "
+                           "tcpdump -w or Wireshark") from None  # fmt: skip
+    linktype = reader.datalink()
+    if linktype != LINKTYPE_ETHERNET:
+        raise CaptureError(f"{path} has link type {linktype}, not Ethernet (1); capture on an "
+                           "Ethernet interface (XDP and TC programs see Ethernet frames)")  # fmt: skip
+    packets: list[CapturedPacket] = []
+    try:
+        for ts, data in reader:
+            packets.append(CapturedPacket(len(packets), bytes(data), float(ts)))
+    except (ValueError, dpkt.dpkt.Error, struct.error) as err:
+        raise CaptureError(f"{path}: record {len(packets)} is damaged ({err}); "
+                           f"the {len(packets)} packets before it are readable") from None  # fmt: skip
+    return packets
+
+
+def parse_hex_packet(text: str) -> bytes:
+    """``--packet`` values: hex bytes with optional spaces, colons or a 0x prefix."""
+    cleaned = text.strip().removeprefix("0x").replace(":", "").replace(" ", "").replace("\n", "")
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise CaptureError(
+            f"--packet must be hex bytes like 'ffffffffffff0200...', got {text[:40]!r}"
+        ) from None

@@ -22,8 +22,29 @@ verifier limit is also a million instructions, so a verifiable program never hit
 
 @dataclass(frozen=True)
 class Environment:
-    helpers: HelperTable = field(default_factory=lambda: CONFORMANCE_HELPERS)
+    """The world a program runs in, shared by every backend of a session.
+
+    ``helpers`` None means "the table of the program's type": the conformance convention's
+    for raw programs, the kernel's for the others. The clock starts at ``clock_ns`` and
+    advances by ``clock_step_ns`` on every read; ``seed`` seeds bpf_get_prandom_u32; each
+    run starts both afresh, so every backend sees the same values.
+    """
+
+    helpers: HelperTable | None = None
     budget: int = DEFAULT_BUDGET
+    clock_ns: int = 1_000_000_000
+    clock_step_ns: int = 1_000
+    seed: int = 0x5EED
+    ncpus: int = 2
+
+    def helpers_for(self, prog_type: str) -> HelperTable:
+        if self.helpers is not None:
+            return self.helpers
+        if prog_type == "raw":
+            return CONFORMANCE_HELPERS
+        from emulator.helpers.kernel import kernel_helpers
+
+        return kernel_helpers()
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from emulator.errors import EmulatorError
+
+if TYPE_CHECKING:
+    from emulator.memory import AddressSpace
+    from emulator.progtypes.packet import PacketBuffer
 
 
 class HelperFaultError(EmulatorError):
@@ -24,13 +28,30 @@ class HelperFaultError(EmulatorError):
 
 
 class HelperContext(Protocol):
-    """What a helper may touch: the machine's memory and the run's environment."""
+    """What a helper may touch: the machine's memory, packet and maps, and the run's
+    deterministic world (clock, random source, CPU). Each backend provides one, so helpers
+    are written once and every backend runs the same implementation."""
 
     @property
-    def space(self) -> object: ...  # emulator.memory.AddressSpace
+    def space(self) -> AddressSpace: ...
+
+    @property
+    def prog_type(self) -> str: ...
+
+    @property
+    def cpu(self) -> int: ...
+
+    @property
+    def packet(self) -> PacketBuffer | None: ...
 
     def emit(self, line: str) -> None:
-        """Append a line of trace output (trace_pipe format)."""
+        """Append a line of trace output (the message part of a trace_pipe line)."""
+
+    def now_ns(self) -> int:
+        """The run's deterministic clock (CLOCK_MONOTONIC), advancing on every read."""
+
+    def random_u32(self) -> int:
+        """The run's seeded random source."""
 
 
 HelperImpl = Callable[..., int]

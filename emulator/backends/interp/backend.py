@@ -8,6 +8,7 @@ pc, call frames, the address space and the executed-instruction count.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from emulator.memory import (
 )
 from emulator.program import Program
 from emulator.progtypes import RunSetup, prog_type
+from emulator.progtypes.packet import PacketBuffer
 from emulator.state import (
     Fault,
     Frame,
@@ -66,6 +68,8 @@ class _Checkpoint:
     regions: tuple[tuple[Region, bytes], ...]
     final: StopEvent | None
     status: str
+    clock: int
+    rng: object
 
 
 @dataclass
@@ -95,6 +99,10 @@ class InterpBackend:
         self.space = AddressSpace()
         self._accessors = self.space.accessors()
         self._setup = RunSetup(0)
+        self._helpers = self._env.helpers_for("raw")
+        self._clock = 0
+        self._rng = random.Random(0)
+        self._cpu = 0
         self.output: list[str] = []
         self._budget = self._env.budget
         self._final: StopEvent | None = None
@@ -104,6 +112,7 @@ class InterpBackend:
     # -- Backend protocol -----------------------------------------------------------------
     def load(self, prog: Program, env: Environment) -> LoadReport:
         diags: list[Diagnostic] = list(prog.warnings)
+        helpers = env.helpers_for(prog.prog_type)
         for pc, insn in enumerate(prog.insns):
             if insn is None:
                 continue
@@ -116,7 +125,7 @@ class InterpBackend:
                 continue
             if insn.info.form is Form.CALL and insn.info.variant == CallKind.HELPER:
                 hid = insn.imm & 0xFFFFFFFF
-                spec = env.helpers.get(hid)
+                spec = helpers.get(hid)
                 if spec is None or spec.impl is None:
                     known = f"{spec.name}#{hid}" if spec else f"#{hid}"
                     diags.append(
@@ -124,7 +133,7 @@ class InterpBackend:
                             pc,
                             "unknown-helper",
                             f"helper {known} is not implemented for "
-                            f"{env.helpers.name} programs; the run will stop "
+                            f"{helpers.name} programs; the run will stop "
                             "if it is reached",
                             insn.encode(),
                             Severity.WARNING,
@@ -138,6 +147,7 @@ class InterpBackend:
         report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags), tuple(diags))
         if report.ok:
             self._prog = prog
+            self._helpers = helpers
             self._env = env
             self._run_cache.clear()
             self._step_cache.clear()
@@ -150,6 +160,9 @@ class InterpBackend:
         self.space.clear()
         self.space.add(stack_frame_region(0))
         self._setup = prog_type(prog.prog_type).setup(self.space, run)
+        self._clock = self._env.clock_ns
+        self._rng = random.Random(self._env.seed)
+        self._cpu = run.cpu
         regs = [0] * 11
         regs[1] = self._setup.r1
         regs[2] = self._setup.r2
@@ -268,6 +281,8 @@ class InterpBackend:
             tuple((r, bytes(r.data)) for r in self.space),
             self._final,
             self._status,
+            self._clock,
+            self._rng.getstate(),
         )
 
     def restore(self, cp: _Checkpoint) -> None:
@@ -285,6 +300,8 @@ class InterpBackend:
                 self.space.add(region)
             region.data[:] = data
         self._final, self._status = cp.final, cp.status
+        self._clock = cp.clock
+        self._rng.setstate(cp.rng)  # type: ignore[arg-type]
 
     # -- internals ------------------------------------------------------------------------
     def _require(self) -> Program:
@@ -429,7 +446,7 @@ class InterpBackend:
 
     def _callx_target(self, value: int) -> int:
         prog = self._require()
-        if value in self._env.helpers:
+        if value in self._helpers:
             return -1
         off = value - CODE_BASE
         if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
@@ -467,14 +484,14 @@ class InterpBackend:
         return value
 
     def _helper_caller(self, hid: int) -> Callable[..., int]:
-        spec: HelperSpec | None = self._env.helpers.get(hid)
+        spec: HelperSpec | None = self._helpers.get(hid)
         if spec is None or spec.impl is None:
             name = f"{spec.name}#{hid}" if spec else f"#{hid}"
 
             def missing(*args: int) -> int:
                 raise HelperFaultError(
                     f"call to helper {name}, which bpfdbg does not implement "
-                    f"for {self._env.helpers.name} programs"
+                    f"for {self._helpers.name} programs"
                 )
 
             return missing
@@ -505,6 +522,8 @@ class InterpBackend:
 
 
 class _HelperContext:
+    """The interp's side of emulator.helpers.registry.HelperContext."""
+
     def __init__(self, backend: InterpBackend) -> None:
         self._b = backend
 
@@ -512,8 +531,27 @@ class _HelperContext:
     def space(self) -> AddressSpace:
         return self._b.space
 
+    @property
+    def prog_type(self) -> str:
+        return self._b._require().prog_type
+
+    @property
+    def cpu(self) -> int:
+        return self._b._cpu
+
+    @property
+    def packet(self) -> PacketBuffer | None:
+        return self._b._setup.packet
+
     def emit(self, line: str) -> None:
         self._b.output.append(line)
+
+    def now_ns(self) -> int:
+        self._b._clock += self._b._env.clock_step_ns
+        return self._b._clock
+
+    def random_u32(self) -> int:
+        return self._b._rng.getrandbits(32)
 
 
 def _guard_holds(guard: Guard, regs: list[int]) -> bool:

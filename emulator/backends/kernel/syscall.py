@@ -15,9 +15,17 @@ import struct
 from dataclasses import dataclass
 from types import TracebackType
 
+from emulator.maps.spec import MapSpec
+
 _SYSCALL_NR = {"x86_64": 321, "aarch64": 280}
+BPF_MAP_CREATE = 0
+BPF_MAP_LOOKUP_ELEM = 1
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
+BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_LOAD = 5
 BPF_PROG_TEST_RUN = 10
+BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
 
 PROG_TYPES = {"socket_filter": 1, "sched_cls": 3, "xdp": 6}
 LOG_SIZE = 1 << 20
@@ -73,8 +81,20 @@ class Bpf:
             raise BpfError(err, os.strerror(err))
         return int(ret)
 
-    def prog_load(self, code: bytes, prog_type: str = "xdp", log_level: int = 1, name: str = "bpfdbg") -> int:
-        """Load raw instruction slots; returns the program fd or raises VerifierError."""
+    def prog_load(
+        self,
+        code: bytes,
+        prog_type: str = "xdp",
+        log_level: int = 1,
+        name: str = "bpfdbg",
+        fd_array: list[int] | None = None,
+    ) -> int:
+        """Load raw instruction slots; returns the program fd or raises VerifierError.
+
+        ``fd_array`` (PROG_LOAD attr fd_array@120) lets ``lddw`` with src_reg 5 (MAP_IDX) or
+        6 (MAP_IDX_VALUE) name a map by its index in this list instead of by fd, so one
+        program image can be loaded with whatever fds this process happens to hold.
+        """
         insns = ctypes.create_string_buffer(code, len(code))
         license_ = ctypes.create_string_buffer(b"GPL")
         log = ctypes.create_string_buffer(LOG_SIZE)
@@ -85,6 +105,10 @@ class Bpf:
         struct.pack_into("<II", attr, 24, log_level, LOG_SIZE)
         struct.pack_into("<Q", attr, 32, ctypes.addressof(log))
         struct.pack_into("16s", attr, 48, name.encode()[:15])
+        fds = None
+        if fd_array:
+            fds = (ctypes.c_int * len(fd_array))(*fd_array)  # kept alive until the call returns
+            struct.pack_into("<Q", attr, 120, ctypes.addressof(fds))
         try:
             fd = self._call(BPF_PROG_LOAD, attr)
         except BpfError as err:
@@ -113,6 +137,120 @@ class Bpf:
         duration = struct.unpack_from("<I", attr, 36)[0]
         ctx_size_out = struct.unpack_from("<I", attr, 44)[0] if ctx else 0
         return TestRun(retval, duration, data_out.raw[:size_out], ctx_out.raw[:ctx_size_out])
+
+    # -- maps ------------------------------------------------------------------------------
+    # The kernel copies exactly key_size / value_size bytes from the pointers it is given,
+    # so every buffer here is allocated at the size the map expects, never shorter.
+
+    def map_create(self, spec: MapSpec, inner_map_fd: int = 0, name: str | None = None) -> int:
+        """BPF_MAP_CREATE from a MapSpec; returns the map fd (closed with this handle).
+
+        Map-in-map specs need ``inner_map_fd``: a map of the inner spec's shape that the
+        kernel uses as the template (create it first from ``spec.inner``).
+        """
+        attr = ctypes.create_string_buffer(72)
+        struct.pack_into(
+            "<IIIIII",
+            attr,
+            0,
+            int(spec.type),
+            spec.key_size,
+            spec.value_size,
+            spec.max_entries,
+            spec.flags,
+            inner_map_fd,
+        )
+        label = (spec.name if name is None else name).encode()
+        struct.pack_into("16s", attr, 28, _map_name(label))
+        fd = self._call(BPF_MAP_CREATE, attr)
+        self._fds.append(fd)
+        return fd
+
+    def _elem(
+        self, cmd: int, fd: int, key: bytes | None, value: ctypes.Array[ctypes.c_char] | None, flags: int = 0
+    ) -> None:
+        key_buf = ctypes.create_string_buffer(key, max(len(key), 1)) if key is not None else None
+        attr = ctypes.create_string_buffer(32)
+        struct.pack_into("<I", attr, 0, fd)
+        struct.pack_into("<Q", attr, 8, ctypes.addressof(key_buf) if key_buf is not None else 0)
+        struct.pack_into("<Q", attr, 16, ctypes.addressof(value) if value is not None else 0)
+        struct.pack_into("<Q", attr, 24, flags)
+        self._call(cmd, attr)
+
+    def map_update(self, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+        """BPF_MAP_UPDATE_ELEM. ``key`` None for queue/stack (a push). Raises BpfError.
+
+        Percpu maps take ``possible_cpus() * round_up(value_size, 8)`` bytes, one slot per CPU.
+        """
+        self._elem(
+            BPF_MAP_UPDATE_ELEM, fd, key, ctypes.create_string_buffer(value, max(len(value), 1)), flags
+        )
+
+    def map_lookup(self, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+        """BPF_MAP_LOOKUP_ELEM (a peek for queue/stack, key None); raises BpfError (ENOENT)."""
+        out = ctypes.create_string_buffer(max(value_size, 1))
+        self._elem(BPF_MAP_LOOKUP_ELEM, fd, key, out, flags)
+        return out.raw[:value_size]
+
+    def map_delete(self, fd: int, key: bytes | None) -> None:
+        """BPF_MAP_DELETE_ELEM; raises BpfError (ENOENT, EINVAL for arrays)."""
+        self._elem(BPF_MAP_DELETE_ELEM, fd, key, None)
+
+    def map_get_next_key(self, fd: int, key: bytes | None, key_size: int) -> bytes | None:
+        """BPF_MAP_GET_NEXT_KEY: the key after ``key`` (None: the first), or None at the end."""
+        out = ctypes.create_string_buffer(max(key_size, 1))
+        try:
+            self._elem(BPF_MAP_GET_NEXT_KEY, fd, key, out)
+        except BpfError as err:
+            if err.errno == errno_mod.ENOENT:
+                return None
+            raise
+        return out.raw[:key_size]
+
+    def map_lookup_and_delete(self, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+        """BPF_MAP_LOOKUP_AND_DELETE_ELEM: a pop for queue/stack (key None), or hash take."""
+        out = ctypes.create_string_buffer(max(value_size, 1))
+        self._elem(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, out, flags)
+        return out.raw[:value_size]
+
+    def map_items(self, fd: int, key_size: int, value_size: int) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) in get_next_key order (a value that vanished midway is skipped)."""
+        items: list[tuple[bytes, bytes]] = []
+        key = self.map_get_next_key(fd, None, key_size)
+        while key is not None:
+            try:
+                items.append((key, self.map_lookup(fd, key, value_size)))
+            except BpfError as err:
+                if err.errno != errno_mod.ENOENT:
+                    raise
+            key = self.map_get_next_key(fd, key, key_size)
+        return items
+
+    def close_fd(self, fd: int) -> None:
+        """Close one fd this handle created (a map or program no longer needed)."""
+        if fd in self._fds:
+            self._fds.remove(fd)
+            os.close(fd)
+
+
+def _map_name(label: bytes) -> bytes:
+    """The kernel accepts only [A-Za-z0-9_.] in object names (EINVAL otherwise), 15 bytes."""
+    allowed = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
+    return bytes(c if c in allowed else ord("_") for c in label)[:15]
+
+
+def possible_cpus() -> int:
+    """num_possible_cpus(): the number of per-CPU slots a percpu map value has from user space."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+    except OSError:
+        return os.cpu_count() or 1
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return count
 
 
 def xdp_md(packet_len: int) -> bytes:

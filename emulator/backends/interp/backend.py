@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
@@ -47,6 +47,8 @@ from emulator.state import (
 )
 
 MAX_CALL_FRAMES = 8
+EINVAL = 22
+E2BIG = 7
 CHUNK = 1 << 20  # instructions per run() slice between interrupt checks
 _M64 = 0xFFFFFFFFFFFFFFFF
 
@@ -55,6 +57,19 @@ class _LoadError(Exception):
     def __init__(self, diag: Diagnostic) -> None:
         super().__init__(diag.message)
         self.diag = diag
+
+
+@dataclass
+class _Callback:
+    """A helper that is calling back into the program (bpf_loop): which frame depth the
+    callback runs at, where it starts, and how far the loop has got."""
+
+    depth: int
+    entry: int
+    call_pc: int
+    index: int
+    count: int
+    ctx: int
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class _Checkpoint:
     status: str
     clock: int
     rng: object
+    callbacks: tuple[_Callback, ...]
 
 
 @dataclass
@@ -95,6 +111,7 @@ class InterpBackend:
         self.pc = 0
         self.insns = 0
         self.frames: list[tuple[int, int, int, int, int, int]] = []
+        self.callbacks: list[_Callback] = []  # bpf_loop / for_each_map_elem in progress
         self.exc: BaseException | None = None
         self.space = AddressSpace()
         self._accessors = self.space.accessors()
@@ -171,6 +188,7 @@ class InterpBackend:
         self.pc = 0
         self.insns = 0
         self.frames = []
+        self.callbacks = []
         self._entries = [0]
         self.output = []
         self.exc = None
@@ -283,6 +301,7 @@ class InterpBackend:
             self._status,
             self._clock,
             self._rng.getstate(),
+            tuple(replace(cb) for cb in self.callbacks),
         )
 
     def restore(self, cp: _Checkpoint) -> None:
@@ -302,6 +321,7 @@ class InterpBackend:
         self._final, self._status = cp.final, cp.status
         self._clock = cp.clock
         self._rng.setstate(cp.rng)  # type: ignore[arg-type]
+        self.callbacks[:] = [replace(cb) for cb in cp.callbacks]
 
     # -- internals ------------------------------------------------------------------------
     def _require(self) -> Program:
@@ -366,6 +386,8 @@ class InterpBackend:
             bswap32=runtime.bswap32,
             bswap64=runtime.bswap64,
             push_frame=self._push_frame,
+            control_helper=self._control_helper,
+            callback_return=self._callback_return,
             pop_frame=self._pop_frame,
             check_depth=self._check_depth,
             fall_off=self._fall_off,
@@ -437,6 +459,57 @@ class InterpBackend:
                 f"call depth limit reached: {MAX_CALL_FRAMES} frames "
                 "are in use (the kernel allows at most 8 nested frames)",
             )
+
+    def _control_helper(self, hid: int, pc: int, *regs: int) -> tuple[int, ...] | None:
+        """Helpers that transfer control. Returns the next (pc, r0..r10), or None when the
+        program was replaced (a tail call) and the driver must switch translations."""
+        spec = self._helpers.get(hid)
+        if spec is None or (hid != 181 and spec.impl is None) or self._require().prog_type == "raw":
+            name = f"{spec.name}#{hid}" if spec else f"#{hid}"
+            raise HelperFaultError(f"call to helper {name}, which bpfdbg does not implement "
+                                   f"for {self._helpers.name} programs")  # fmt: skip
+        r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
+        if hid == 181:
+            return self._bpf_loop(pc, r1, r2, r3, r4, r6, r7, r8, r9, r10, r5)
+        raise HelperFaultError(f"call to helper {spec.name}#{hid}, which bpfdbg does not implement yet")
+
+    def _callback_target(self, addr: int, helper: str) -> int:
+        prog = self._require()
+        off = addr - CODE_BASE
+        if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
+            return off // 8
+        raise HelperFaultError(f"{helper}: callback {addr:#x} is not the address of a function "
+                               "of this program (pass a static function)")  # fmt: skip
+
+    def _bpf_loop(self, pc: int, nr_loops: int, fn: int, cb_ctx: int, flags: int,
+                  r6: int, r7: int, r8: int, r9: int, r10: int, r5: int) -> tuple[int, ...]:  # fmt: skip
+        """bpf_loop(nr_loops, callback_fn, callback_ctx, flags): call fn(i, ctx) for each i
+        until it returns non-zero; returns the number of calls made."""
+        nr_loops &= 0xFFFFFFFF
+        if flags:
+            return (pc + 1, -EINVAL & _M64, nr_loops, fn, cb_ctx, flags, r5, r6, r7, r8, r9, r10)
+        if nr_loops > 1 << 23:
+            return (pc + 1, -E2BIG & _M64, nr_loops, fn, cb_ctx, flags, r5, r6, r7, r8, r9, r10)
+        target = self._callback_target(fn, "bpf_loop")
+        if nr_loops == 0:
+            return (pc + 1, 0, nr_loops, fn, cb_ctx, flags, r5, r6, r7, r8, r9, r10)
+        self._check_depth(len(self.frames), pc)
+        self.frames.append((pc, r6, r7, r8, r9, r10))
+        fp = self._push_frame(len(self.frames), target)
+        self.callbacks.append(_Callback(len(self.frames), target, pc, 0, nr_loops, cb_ctx))
+        return (target, 0, 0, cb_ctx, flags, 0, 0, r6, r7, r8, r9, fp)
+
+    def _callback_return(self, r0: int, *regs: int) -> tuple[int, ...]:
+        """The callback's exit: call it again with the next index, or finish the helper."""
+        cb = self.callbacks[-1]
+        cb.index += 1
+        r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
+        if (r0 & 0xFFFFFFFFFFFFFFFF) == 0 and cb.index < cb.count:
+            return (cb.entry, r0, cb.index, cb.ctx, r3, r4, r5, r6, r7, r8, r9, r10)
+        self.callbacks.pop()
+        call_pc, r6, r7, r8, r9, r10 = self.frames.pop()
+        self._pop_frame(len(self.frames) + 1)
+        return (call_pc + 1, cb.index, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)
 
     def _fall_off(self, pc: int) -> None:
         raise runtime.FaultError(

@@ -32,12 +32,17 @@ M32 = 0xFFFFFFFF
 SIGN64 = 0x8000000000000000
 SIGN32 = 0x80000000
 
+# Helpers that transfer control (they end a basic block and run through the backend's
+# ``control_helper``): bpf_tail_call, bpf_for_each_map_elem, bpf_loop.
+CONTROL_HELPERS = frozenset({12, 164, 181})
+
 # run() return codes
 ST_SLOW = 0  # pc is not a block start here, or the limit is too close: single-step
 ST_EXIT = 1
 ST_STOP = 2  # reached a candidate stop pc
 ST_DEPTH = 3
 ST_FAULT = 4
+ST_SWITCH = 5  # a tail call replaced the program: the driver switches translations
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +50,13 @@ class Term:
     """How control leaves an instruction.
 
     kind: "next" (fall through), "jump" (target), "cond" (expr, target, else next),
-    "exit", "call" (local call to target), "callx" (through register ``reg``).
+    "exit", "call" (local call to target), "callx" (through register ``reg``), "hcall" (a
+    helper that transfers control: bpf_loop and for_each_map_elem enter a callback,
+    bpf_tail_call replaces the program).
     """
 
     kind: str
-    target: int = -1
+    target: int = -1  # jump/call target; helper id for "hcall"
     expr: str = ""
     reg: int = 0
 
@@ -250,6 +257,8 @@ def snippet(insn: Insn, pc: int, ctx: CodegenContext) -> Snippet:
         if info.variant == CallKind.LOCAL:
             return Snippet([], Term("call", pc + 1 + insn.imm))
         if info.variant == CallKind.HELPER:
+            if insn.imm & M32 in CONTROL_HELPERS:
+                return Snippet([], Term("hcall", insn.imm & M32))
             return Snippet([f"r0 = helper_{insn.imm & M32}(r1, r2, r3, r4, r5)"], nxt)
         return Snippet([f"kfunc({insn.imm})"], nxt)
     if form is Form.CALLX:
@@ -359,11 +368,32 @@ def _emit_term(w: _Writer, ind: int, pc: int, term: Term, nxt: int, nslots: int)
         w.emit(ind, f"if {term.expr}:", pc, 0)
         goto(term.target, ind + 1)
         goto(nxt, ind)
+    elif kind == "hcall":
+        w.emit(ind, f"_t = control_helper({term.target}, {pc}, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)",
+               pc, -1)  # fmt: skip
+        w.emit(ind, "if _t is None:", pc, 0)
+        w.emit(ind + 1, f"pc = {pc}", pc, 0)
+        w.emit(ind + 1, f"status = {ST_SWITCH}", pc, 0)
+        w.emit(ind + 1, "break", pc, 0)
+        w.emit(ind, "pc, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = _t", pc, 0)
+        w.emit(ind, "continue", pc, 0)
     elif kind == "exit":
         w.emit(ind, "if not frames:", pc, 0)
         w.emit(ind + 1, f"pc = {pc}", pc, 0)
         w.emit(ind + 1, f"status = {ST_EXIT}", pc, 0)
         w.emit(ind + 1, "break", pc, 0)
+        w.emit(ind, "if callbacks and callbacks[-1].depth == len(frames):", pc, 0)
+        w.emit(
+            ind + 1,
+            "pc, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = "
+            "callback_return(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)",
+            pc,
+            0,
+        )
+        w.emit(ind + 1, "if len(frames) <= max_depth:", pc, 0)
+        w.emit(ind + 2, f"status = {ST_DEPTH}", pc, 0)
+        w.emit(ind + 2, "break", pc, 0)
+        w.emit(ind + 1, "continue", pc, 0)
         w.emit(ind, "_c, r6, r7, r8, r9, r10 = frames.pop()", pc, 0)
         w.emit(ind, "pop_frame(len(frames) + 1)", pc, 0)
         w.emit(ind, "pc = _c + 1", pc, 0)
@@ -396,6 +426,7 @@ def run(m, limit, nstart, max_depth):
     R = m.regs
     r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = R
     frames = m.frames
+    callbacks = m.callbacks
     pc = m.pc
     n = m.insns
     status = {ST_SLOW}
@@ -488,6 +519,8 @@ def _ends_block(insn: Insn) -> bool:
     info = insn.info
     assert info is not None
     form = info.form
-    return form in (Form.JA, Form.JA32, Form.JCOND_REG, Form.JCOND_IMM, Form.EXIT, Form.CALLX) or (
-        form is Form.CALL and info.variant == CallKind.LOCAL
+    return (
+        form in (Form.JA, Form.JA32, Form.JCOND_REG, Form.JCOND_IMM, Form.EXIT, Form.CALLX)
+        or (form is Form.CALL and info.variant == CallKind.LOCAL)
+        or (form is Form.CALL and info.variant == CallKind.HELPER and insn.imm & M32 in CONTROL_HELPERS)
     )

@@ -87,8 +87,15 @@ def create(name: str) -> Backend:
     return factory()
 
 
+def stepping_backend_names() -> list[str]:
+    """The backends that execute instruction by instruction (all but the kernel oracle)."""
+    return [name for name in backend_names() if create(name).capabilities.can_step]
+
+
 def _load_builtin() -> None:
     if "interp" not in _REGISTRY:
         from emulator.backends.interp.backend import InterpBackend
+        from emulator.backends.kernel.backend import KernelBackend
 
         register("interp", InterpBackend)
+        register("kernel", KernelBackend)

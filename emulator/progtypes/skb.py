@@ -22,6 +22,10 @@ SKB_HEADROOM = 64 + 2  # NET_SKB_PAD + NET_IP_ALIGN, as the skb test run reserve
 
 
 def _sk_buff_fields(tc: bool) -> tuple[Field, ...]:
+    """The fields each type may touch, as the 6.18 verifier allows (probed with a load and a
+    store at every offset): socket filters read up to ``hash``, ``napi_id``, ``gso_segs``,
+    ``sk`` and ``gso_size`` and write only ``cb``; TC reads everything and writes ``mark``,
+    ``queue_mapping``, ``priority``, ``tc_index``, ``cb``, ``tc_classid`` and ``tstamp``."""
     rw = tc  # fields TC may write
     fields = [
         Field("len", 0, 4), Field("pkt_type", 4, 4), Field("mark", 8, 4, writable=rw),
@@ -29,14 +33,17 @@ def _sk_buff_fields(tc: bool) -> tuple[Field, ...]:
         Field("vlan_present", 20, 4), Field("vlan_tci", 24, 4), Field("vlan_proto", 28, 4),
         Field("priority", 32, 4, writable=rw), Field("ingress_ifindex", 36, 4), Field("ifindex", 40, 4),
         Field("tc_index", 44, 4, writable=rw),
-        *(Field(f"cb{i}", 48 + 4 * i, 4, writable=True) for i in range(5)),
-        Field("hash", 68, 4), Field("tc_classid", 72, 4, writable=rw),
-        Field("napi_id", 84, 4), Field("wire_len", 160, 4), Field("gso_segs", 164, 4),
-        Field("gso_size", 176, 4), Field("tstamp", 152, 8, writable=rw),
+        Field("cb", 48, 20, writable=True),  # __u32 cb[5]; 8-byte accesses at cb[0] and cb[2] too
+        Field("hash", 68, 4), Field("napi_id", 84, 4), Field("gso_segs", 164, 4),
+        Field("sk", 168, 8, narrow=False), Field("gso_size", 176, 4),
     ]  # fmt: skip
     if tc:
-        fields += [Field("data", 76, 4, pointer="pkt"), Field("data_end", 80, 4, pointer="pkt_end"),
-                   Field("data_meta", 140, 4, pointer="pkt_meta")]  # fmt: skip
+        fields += [
+            Field("tc_classid", 72, 4, writable=True), Field("data", 76, 4, pointer="pkt"),
+            Field("data_end", 80, 4, pointer="pkt_end"), Field("data_meta", 140, 4, pointer="pkt_meta"),
+            Field("tstamp", 152, 8, writable=True), Field("wire_len", 160, 4),
+            Field("hwtstamp", 184, 8),
+        ]  # fmt: skip
     return tuple(fields)
 
 
@@ -45,13 +52,16 @@ SOCKET_FIELDS = _sk_buff_fields(tc=False)
 
 
 def _pkt_type(frame: bytes) -> int:
-    """eth_type_trans on the loopback device (address 00:00:00:00:00:00)."""
+    """eth_type_trans on the loopback device, whose address and broadcast address are both
+    00:00:00:00:00:00: every group address is PACKET_MULTICAST (2), even ff:ff:ff:ff:ff:ff
+    (checked with BPF_PROG_TEST_RUN); a unicast one is PACKET_HOST (0) only when it is
+    the device's own address, otherwise PACKET_OTHERHOST (3)."""
     if len(frame) < 6:
         return 0
     dst = frame[:6]
     if dst[0] & 1:
-        return 1 if dst == b"\xff" * 6 else 2  # PACKET_BROADCAST / PACKET_MULTICAST
-    return 0 if dst == bytes(6) else 3  # PACKET_HOST / PACKET_OTHERHOST
+        return 2
+    return 0 if dst == bytes(6) else 3
 
 
 class SkbType(ProgType):
@@ -66,8 +76,10 @@ class SkbType(ProgType):
         packet = PacketBuffer(space, visible, headroom=SKB_HEADROOM)
         ethertype = int.from_bytes(frame[12:14], "big") if len(frame) >= ETH_HLEN else 0
         protocol = ((ethertype & 0xFF) << 8) | (ethertype >> 8)  # __be16 read as a u32
+        # as BPF_PROG_TEST_RUN fills them (measured): the skb sits on the loopback device
+        # (ifindex 1) but was not received on it, and is not a GSO packet
         values = {"len": len(visible), "pkt_type": _pkt_type(frame), "protocol": protocol,
-                  "ingress_ifindex": 1, "ifindex": 1, "wire_len": len(frame), "gso_segs": 1}  # fmt: skip
+                  "ingress_ifindex": 0, "ifindex": 1, "wire_len": 0, "gso_segs": 0}  # fmt: skip
         values.update({k: v for k, v in run.ctx.items() if k in {f.name for f in TC_FIELDS}})
         pointers = {"pkt": lambda: packet.data_ptr, "pkt_end": lambda: packet.end_ptr,
                     "pkt_meta": lambda: packet.data_ptr}  # fmt: skip

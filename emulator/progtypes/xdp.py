@@ -17,14 +17,16 @@ XDP_MD_FIELDS = (
     Field("data_meta", 8, 4, pointer="pkt_meta"),
     Field("ingress_ifindex", 12, 4, narrow=False),
     Field("rx_queue_index", 16, 4, narrow=False),
-    Field("egress_ifindex", 20, 4, narrow=False),
 )
+"""``egress_ifindex`` (offset 20) is readable only by programs attached to a devmap
+(expected attach type BPF_XDP_DEVMAP), which bpfdbg does not model; plain XDP programs are
+refused by the verifier, and here an access faults."""
 
 
 class XdpType(ProgType):
     def setup(self, space: AddressSpace, run: RunInput) -> RunSetup:
         packet = PacketBuffer(space, run.packet or b"", meta=run.meta)
-        values = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0}
+        values = {"ingress_ifindex": 1, "rx_queue_index": 0}
         values.update({k: v for k, v in run.ctx.items() if k in values})
         pointers = {"pkt": lambda: packet.data_ptr, "pkt_end": lambda: packet.end_ptr,
                     "pkt_meta": lambda: packet.meta_ptr}  # fmt: skip

@@ -14,7 +14,7 @@ import pytest
 from bpfdbg import conformance_plugin
 from bpfdbg.conformance import data_files, run_case, summary_line
 from emulator.asm.datafile import parse_data_file
-from emulator.backends.base import backend_names
+from emulator.backends.base import stepping_backend_names
 from tests.conftest import ASSEMBLED_JSON, CONFORMANCE_DIR, needs_shared
 
 pytestmark = needs_shared
@@ -26,7 +26,7 @@ def test_suite_is_complete() -> None:
     assert len(CASES) == 313
 
 
-@pytest.mark.parametrize("backend", backend_names())
+@pytest.mark.parametrize("backend", stepping_backend_names())
 def test_in_process_runner_passes_everything(backend: str) -> None:
     results = [run_case(p, backend) for p in data_files(CONFORMANCE_DIR)]
     failures = [f"{r.name}: {r.message}" for r in results if r.outcome != "pass"]
@@ -66,7 +66,7 @@ def _stoull16(text: str) -> int:
     return int(digits, 16)
 
 
-@pytest.mark.parametrize("backend", backend_names())
+@pytest.mark.parametrize("backend", stepping_backend_names())
 def test_plugin_protocol_passes_everything(backend: str) -> None:
     """Every test through the plugin's main(), with argv and stdin as the runner sends them."""
     failures = []

@@ -11,14 +11,14 @@ import threading
 import pytest
 
 from emulator.asm import assemble
-from emulator.backends.base import Backend, backend_names, create
+from emulator.backends.base import Backend, create, stepping_backend_names
 from emulator.env import Environment, RunInput
 from emulator.memory import frame_pointer
 from emulator.program import Program
 from emulator.state import Guard, StopCondition, StopReason
 from tests.emulator.backends import vectors
 
-BACKENDS = backend_names()
+BACKENDS = stepping_backend_names()
 ALL_VECTORS = [
     (group, v)
     for group in ("ALU64", "ALU32", "ENDIAN", "JMP", "LDST", "ATOMIC", "CALLS")

@@ -8,7 +8,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.backends.base import backend_names, create
+from emulator.backends.base import create, stepping_backend_names
 from emulator.env import Environment, RunInput
 from emulator.errors import DecodeError
 from emulator.isa.table import ROWS
@@ -50,7 +50,7 @@ def test_random_programs_never_raise(program: list[bytes], mem: bytes) -> None:
     except DecodeError as err:
         assert err.diagnostics
         return
-    for name in backend_names():
+    for name in stepping_backend_names():
         machine = create(name)
         report = machine.load(prog, Environment(budget=2_000))
         if not report.ok:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from emulator.backends.base import backend_names, create
+from emulator.backends.base import create, stepping_backend_names
 from emulator.env import Environment, RunInput
 from emulator.isa.insn import Insn, decode_program, encode_program, slot_list
 from emulator.isa.table import ROWS, Form
@@ -123,7 +123,7 @@ def _final_by_step(backend_name: str, prog: Program, mem: bytes):  # type: ignor
 def test_run_and_step_agree(code: bytes, mem: bytes) -> None:
     assume(decode_program(code).ok)  # forward jumps may land inside a lddw
     prog = Program.from_bytes(code)
-    for name in backend_names():
+    for name in stepping_backend_names():
         if not create(name).capabilities.can_step:
             continue
         run_event, run_state = _final_by_run(name, prog, mem)

@@ -1,0 +1,139 @@
+"""The ``kernel`` backend: the real kernel through bpf(), as an oracle of end states.
+
+It loads the program with the verifier (the log comes back in the LoadReport), and each
+run is one BPF_PROG_TEST_RUN with repeat=1 on the run's packet. It cannot step: only the
+final r0, the packet and (with maps) map contents are known. It never attaches anything.
+Where bpf() is refused the load reports that once, with the reason.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
+from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, xdp_md
+from emulator.diagnostics import Diagnostic
+from emulator.env import Environment, RunInput
+from emulator.memory import PKT_BASE
+from emulator.program import Program
+from emulator.state import (
+    Fault,
+    MachineState,
+    RegionSnapshot,
+    StepEvent,
+    StopCondition,
+    StopEvent,
+    StopReason,
+)
+
+_KERNEL_TYPES = {"xdp": "xdp", "tc": "sched_cls", "socket": "socket_filter"}
+_SKB_CTX_SIZE = 192
+
+
+class KernelBackend:
+    name = "kernel"
+    capabilities = Capabilities(can_step=False, has_native_view=False, checkpointable=False)
+
+    def __init__(self) -> None:
+        self._bpf: Bpf | None = None
+        self._fd: int | None = None
+        self._prog: Program | None = None
+        self._run = RunInput()
+        self._final: StopEvent | None = None
+        self._state: MachineState | None = None
+        self.verifier_log = ""
+        self.output: list[str] = []
+
+    def load(self, prog: Program, env: Environment) -> LoadReport:
+        kind = _KERNEL_TYPES.get(prog.prog_type)
+        if kind is None:
+            return self._reject(f"{prog.prog_type} programs have no kernel program type to load as "
+                                "(the kernel runs xdp, tc and socket programs)")  # fmt: skip
+        why = available()
+        if why is not None:
+            return self._reject(why)
+        self.close()
+        self._bpf = Bpf()
+        try:
+            self._fd = self._bpf.prog_load(prog.encode(), kind, log_level=1, name=prog.name[:15])
+        except VerifierError as err:
+            self.verifier_log = err.log
+            last = [line for line in err.log.splitlines() if line.strip()]
+            reason = last[-2] if len(last) >= 2 and last[-1].startswith("processed") else (last or ["?"])[-1]
+            return self._reject(f"the kernel verifier rejected {prog.name}: {reason}")
+        except BpfError as err:
+            return self._reject(f"bpf(BPF_PROG_LOAD) failed: {err}")
+        self._prog = prog
+        return LoadReport(self.name, True)
+
+    def _reject(self, message: str) -> LoadReport:
+        return LoadReport(self.name, False, (Diagnostic(0, "kernel", message),))
+
+    def reset(self, run: RunInput) -> None:
+        self._require()
+        self._run = run
+        self._final = None
+        self._state = None
+
+    def step(self) -> StepEvent:
+        raise BackendError("the kernel backend cannot step; use run()")
+
+    def run(self, stop: StopCondition) -> StopEvent:
+        prog = self._require()
+        if self._final is not None:
+            return self._final
+        assert self._bpf is not None and self._fd is not None
+        packet = self._run.packet or b""
+        ctx = xdp_md(len(packet)) if prog.prog_type == "xdp" else b""
+        if prog.prog_type in ("tc", "socket") and self._run.ctx:
+            ctx = _skb_ctx(dict(self._run.ctx))
+        try:
+            result = self._bpf.test_run(self._fd, packet, ctx)
+        except BpfError as err:
+            fault = Fault(0, "kernel", f"BPF_PROG_TEST_RUN failed: {err} (the kernel refuses this input; "
+                          "XDP needs at least 14 bytes, skb programs a full IPv4/IPv6 header)")  # fmt: skip
+            self._final = StopEvent(StopReason.FAULT, 0, 0, fault=fault)
+            self._state = MachineState(0, (0,) * 11, 0, (), "faulted", None, fault)
+            return self._final
+        retval = result.retval
+        self._final = StopEvent(StopReason.EXIT, 0, 0, retval=retval)
+        out = result.data_out
+        if prog.prog_type == "socket":
+            out = out[14:]  # the program saw the packet from its network header
+        regions = {"pkt": RegionSnapshot("pkt", "pkt", PKT_BASE, out)}
+        self._state = MachineState(0, (retval,) + (0,) * 10, 0, (), "exited", retval, None,
+                                   MappingProxyType(regions))  # fmt: skip
+        return self._final
+
+    def state(self) -> MachineState:
+        self._require()
+        if self._state is None:
+            return MachineState(0, (0,) * 11, 0, (), "ready")
+        return self._state
+
+    def native(self, pc: int) -> list[NativeInsn]:
+        return []
+
+    def interrupt(self) -> None:
+        """A test run is one syscall; there is nothing to interrupt."""
+
+    def close(self) -> None:
+        if self._bpf is not None:
+            self._bpf.close()
+        self._bpf = None
+        self._fd = None
+
+    def _require(self) -> Program:
+        if self._prog is None:
+            raise BackendError("kernel: no program loaded")
+        return self._prog
+
+
+def _skb_ctx(fields: dict[str, int]) -> bytes:
+    """A __sk_buff ctx_in with the fields the test run honours (mark, priority, cb[])."""
+    out = bytearray(_SKB_CTX_SIZE)
+    offsets = {"mark": 8, "priority": 32, **{f"cb{i}": 48 + 4 * i for i in range(5)}, "tc_index": 44}
+    for name, value in fields.items():
+        if name in offsets:
+            out[offsets[name] : offsets[name] + 4] = (value & 0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(out)

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from emulator.helpers.conformance import CONFORMANCE_HELPERS
 from emulator.helpers.registry import HelperTable
+from emulator.maps.spec import MapSpec
+
+if TYPE_CHECKING:
+    from emulator.bpfobject import BpfObject
+    from emulator.program import Program
 
 DEFAULT_BUDGET = 1_000_000
 """Instructions one run may execute before it stops with a budget stop (the kernel's
@@ -36,6 +42,13 @@ class Environment:
     clock_step_ns: int = 1_000
     seed: int = 0x5EED
     ncpus: int = 2
+    maps: tuple[MapSpec, ...] = ()  # the object's maps; lddw MAP_IDX indexes this
+    programs: tuple[Program, ...] = ()  # the object's programs, for tail calls
+
+    @classmethod
+    def for_object(cls, obj: BpfObject, **settings: object) -> Environment:
+        """The world of one loaded object: its maps and its programs."""
+        return cls(maps=tuple(obj.maps), programs=tuple(obj.programs), **settings)  # type: ignore[arg-type]
 
     def helpers_for(self, prog_type: str) -> HelperTable:
         if self.helpers is not None:

@@ -27,8 +27,9 @@ from emulator.state import MemWrite, RegionSnapshot
 CTX_BASE = 0x1_0000_0000  # raw input memory or the program's context
 PKT_BASE = 0x2_0000_0000  # packet data (headroom below, tailroom above)
 STACK_BASE = 0x3_0000_0000  # call frame k occupies the top of page window k
-MAP_BASE = 0x4_0000_0000  # map values and global data
 CODE_BASE = 0x5_0000_0000  # code addresses of subprograms (for callx), not readable
+MAP_BASE = 0x10_0000_0000  # maps: map i owns the 1 GiB window at MAP_BASE + i * MAP_WINDOW
+MAP_WINDOW = 0x4000_0000
 STACK_WINDOW = 0x1000
 STACK_SIZE = 512
 

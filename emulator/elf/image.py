@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.enums import ENUM_SH_TYPE_BASE
 
 from emulator.errors import ElfLoadError
 
@@ -49,6 +50,27 @@ STT_NOTYPE = 0
 STT_OBJECT = 1
 STT_FUNC = 2
 STT_SECTION = 3
+
+# Relocation types of EM_BPF (llvm/BinaryFormat/ELFRelocs/BPF.def).
+R_BPF_NONE = 0
+R_BPF_64_64 = 1  # lddw: 64-bit immediate split over both slots
+R_BPF_64_ABS64 = 2  # data: 64-bit absolute (.maps initial values, DWARF)
+R_BPF_64_ABS32 = 3  # data: 32-bit absolute (DWARF)
+R_BPF_64_NODYLD32 = 4  # .BTF/.BTF.ext: section offsets, nothing to do at load time
+R_BPF_64_32 = 10  # call: pc-relative, in instructions
+RELOCATION_NAMES = {
+    R_BPF_NONE: "R_BPF_NONE",
+    R_BPF_64_64: "R_BPF_64_64",
+    R_BPF_64_ABS64: "R_BPF_64_ABS64",
+    R_BPF_64_ABS32: "R_BPF_64_ABS32",
+    R_BPF_64_NODYLD32: "R_BPF_64_NODYLD32",
+    R_BPF_64_32: "R_BPF_64_32",
+}
+
+
+def relocation_name(rtype: int) -> str:
+    return RELOCATION_NAMES.get(rtype, f"type {rtype}")
+
 
 # e_machine values a user is likely to hand us by mistake, named the way `file` names them.
 _MACHINES = {
@@ -146,10 +168,6 @@ class ElfImage:
         return [s.name for s in self.sections[1:] if s.name]
 
 
-def _fail(path: str, message: str) -> ElfLoadError:
-    return ElfLoadError(f"{path}: {message}" if not message.startswith(path) else message)
-
-
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, or one ElfLoadError saying why they cannot be read."""
     p = Path(path)
@@ -169,7 +187,7 @@ def read_bytes(path: str | Path) -> bytes:
 def check_header(path: str, data: bytes) -> None:
     """Reject what is not a little-endian ELF64 relocatable BPF object, saying what it is."""
     if not data:
-        raise _fail(path, "the file is empty; compile the program with clang -O2 -g -target bpf -c")
+        raise ElfLoadError(f"{path}: the file is empty; compile the program with clang -O2 -g -target bpf -c")
     if not data.startswith(b"\x7fELF"):
         raise ElfLoadError(
             f"{path} is not an ELF file (it starts with {data[:4]!r}); "
@@ -184,11 +202,11 @@ def check_header(path: str, data: bytes) -> None:
     e_type, e_machine = struct.unpack_from(endian + "HH", data, 16)
     if e_machine != EM_BPF:
         arch = _MACHINES.get(e_machine, f"machine type {e_machine}")
-        raise ElfLoadError(
-            f"{path} is an ELF object for {arch}, not BPF; compile with clang -target bpf"
-        )
+        raise ElfLoadError(f"{path} is an ELF object for {arch}, not BPF; compile with clang -target bpf")
     if ei_class == 1:
-        raise ElfLoadError(f"{path} is a 32-bit ELF object; BPF objects are ELF64: compile with clang -target bpf")
+        raise ElfLoadError(
+            f"{path} is a 32-bit ELF object; BPF objects are ELF64: compile with clang -target bpf"
+        )
     if ei_class != 2:
         raise ElfLoadError(f"{path} has an invalid ELF class field ({ei_class}); the file is damaged")
     if ei_data == 2:
@@ -206,7 +224,7 @@ def check_header(path: str, data: bytes) -> None:
 
 
 def _check_section_table(path: str, data: bytes) -> None:
-    e_shoff, = struct.unpack_from("<Q", data, 40)
+    (e_shoff,) = struct.unpack_from("<Q", data, 40)
     e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", data, 58)
     if e_shnum == 0:
         raise ElfLoadError(f"{path} has no section headers; it is damaged or not a compiler's object file")
@@ -218,20 +236,19 @@ def _check_section_table(path: str, data: bytes) -> None:
             f"{path} is truncated: its section headers end at byte {end}, the file has {len(data)} bytes"
         )
     if e_shstrndx >= e_shnum:
-        raise ElfLoadError(f"{path} names section {e_shstrndx} as its string table, but has {e_shnum} sections")
-
-
-def _section_name(path: str, elf: ELFFile, index: int) -> str:
-    return elf.get_section(index).name or f"#{index}"
+        raise ElfLoadError(
+            f"{path} names section {e_shstrndx} as its string table, but has {e_shnum} sections"
+        )
 
 
 def _read_sections(path: str, data: bytes, elf: ELFFile) -> tuple[Section, ...]:
     out: list[Section] = []
     for index in range(elf.num_sections()):
-        hdr = elf._get_section_header(index)  # the header alone: no data read, no type dispatch
+        sec = elf.get_section(index)
+        hdr = sec.header
         sh_type, sh_offset, sh_size = hdr["sh_type"], hdr["sh_offset"], hdr["sh_size"]
-        name = elf._get_section_name(hdr) if index else ""
-        type_num = _SHT.get(sh_type, sh_type) if isinstance(sh_type, str) else sh_type
+        type_num = _SHT.get(sh_type, -1) if isinstance(sh_type, str) else int(sh_type)
+        name = sec.name if index else ""
         if type_num != SHT_NOBITS and index and sh_offset + sh_size > len(data):
             raise ElfLoadError(
                 f"{path} is truncated: section {name or index} ends at byte {sh_offset + sh_size}, "
@@ -242,7 +259,7 @@ def _read_sections(path: str, data: bytes, elf: ELFFile) -> tuple[Section, ...]:
             Section(
                 index=index,
                 name=name,
-                type=int(type_num) if isinstance(type_num, int) else -1,
+                type=type_num,
                 flags=int(hdr["sh_flags"]),
                 size=int(sh_size),
                 data=body,
@@ -254,24 +271,9 @@ def _read_sections(path: str, data: bytes, elf: ELFFile) -> tuple[Section, ...]:
     return tuple(out)
 
 
-# pyelftools reports sh_type as a name when it knows it.
-_SHT = {
-    "SHT_NULL": 0,
-    "SHT_PROGBITS": SHT_PROGBITS,
-    "SHT_SYMTAB": SHT_SYMTAB,
-    "SHT_STRTAB": 3,
-    "SHT_RELA": SHT_RELA,
-    "SHT_HASH": 5,
-    "SHT_DYNAMIC": 6,
-    "SHT_NOTE": 7,
-    "SHT_NOBITS": SHT_NOBITS,
-    "SHT_REL": SHT_REL,
-    "SHT_DYNSYM": 11,
-    "SHT_INIT_ARRAY": 14,
-    "SHT_FINI_ARRAY": 15,
-    "SHT_GROUP": 17,
-    "SHT_SYMTAB_SHNDX": 18,
-    "SHT_LLVM_ADDRSIG": 0x6FFF4C03,
+# pyelftools reports sh_type as a name when it knows it; numbers come from its own table.
+_SHT: dict[str, int] = {
+    name: int(value) for name, value in ENUM_SH_TYPE_BASE.items() if isinstance(value, int)
 }
 
 _SYM = struct.Struct("<IBBHQQ")
@@ -289,7 +291,9 @@ def _strtab_name(strtab: bytes, offset: int) -> str:
 def _read_symbols(path: str, sections: tuple[Section, ...]) -> tuple[Symbol, ...]:
     symtabs = [s for s in sections if s.type == SHT_SYMTAB]
     if not symtabs:
-        raise ElfLoadError(f"{path} has no symbol table; it was stripped, so functions and maps cannot be found")
+        raise ElfLoadError(
+            f"{path} has no symbol table; it was stripped, so functions and maps cannot be found"
+        )
     symtab = symtabs[0]
     if not 0 < symtab.link < len(sections):
         raise ElfLoadError(f"{path}: the symbol table's string table (section {symtab.link}) does not exist")
@@ -325,7 +329,9 @@ def _read_relocations(
         if sec.type != SHT_REL:
             continue
         if not 0 < sec.info < len(sections):
-            raise ElfLoadError(f"{path}: relocation section {sec.name} applies to section {sec.info}, which does not exist")
+            raise ElfLoadError(
+                f"{path}: relocation section {sec.name} applies to section {sec.info}, which does not exist"
+            )
         entries: list[Relocation] = []
         for i in range(len(sec.data) // _REL.size):
             r_offset, r_info = _REL.unpack_from(sec.data, i * _REL.size)

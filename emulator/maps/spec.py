@@ -56,9 +56,16 @@ class MapType(IntEnum):
 # Map flags (BPF_F_*) that change behaviour we model.
 F_NO_PREALLOC = 1 << 0
 F_NO_COMMON_LRU = 1 << 1
+F_NUMA_NODE = 1 << 2
+F_RDONLY = 1 << 3  # user space may not write (EPERM)
+F_WRONLY = 1 << 4  # user space may not read (EPERM)
+F_ZERO_SEED = 1 << 6  # hash maps: hash seed 0, so iteration order is reproducible
 F_RDONLY_PROG = 1 << 7
 F_WRONLY_PROG = 1 << 8
 F_MMAPABLE = 1 << 10
+F_PRESERVE_ELEMS = 1 << 11
+F_INNER_MAP = 1 << 12
+F_ACCESS_MASK = F_RDONLY | F_WRONLY | F_RDONLY_PROG | F_WRONLY_PROG
 
 # Update flags.
 BPF_ANY = 0
@@ -73,8 +80,12 @@ class MapSpec:
 
     ``initial`` holds contents the loader knows before the run: the bytes of ``.data`` and
     ``.rodata`` (key 0 of a one-entry array), or ``prog_array`` slots given as program
-    names in ``initial_programs``. ``key_btf``/``value_btf`` are BTF type ids in the
-    object's BTF (0 = unknown), so the debugger can format entries by field.
+    names in ``initial_programs``. For array_of_maps/hash_of_maps an initial value is the
+    little-endian u32 index of another map of the same object (libbpf's ``.values =
+    {&other}``). ``spin_lock_off`` says where the value's ``struct bpf_spin_lock`` is: only
+    maps that have one accept BPF_F_LOCK, and copies never touch those 4 bytes.
+    ``key_btf``/``value_btf`` are BTF type ids in the object's BTF (0 = unknown), so the
+    debugger can format entries by field.
     """
 
     name: str
@@ -91,6 +102,7 @@ class MapSpec:
     key_btf: int = 0
     value_btf: int = 0
     frozen: bool = False  # .rodata: read-only to the program after load
+    spin_lock_off: int | None = None  # offset of struct bpf_spin_lock in the value (from BTF)
 
     @property
     def is_global_data(self) -> bool:

@@ -17,8 +17,10 @@ from bpfdbg import __version__
 from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture
 from bpfdbg.headless import RunRejected, result_json, run_once
 from emulator.backends.base import backend_names
+from emulator.bpfobject import BpfObject
+from emulator.elf import load_object
 from emulator.env import DEFAULT_BUDGET, Environment
-from emulator.errors import DecodeError
+from emulator.errors import DecodeError, ElfLoadError
 from emulator.program import Program
 from emulator.progtypes import PROG_TYPES
 from emulator.state import StopReason
@@ -40,27 +42,40 @@ def _parse_hex(text: str, what: str) -> bytes:
         ) from None
 
 
-def _read_program(path: str, raw: bool) -> Program:
+def _read_program(path: str, raw: bool, name: str | None = None) -> tuple[Program, BpfObject | None]:
+    """The program to run: from an ELF object (``--prog`` picks one) or raw slots."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
         raise CliError(f"cannot read {path}: {err.strerror or err}") from None
+    if data[:4] == b"\x7fELF" and not raw:
+        try:
+            obj = load_object(path)
+        except ElfLoadError as err:
+            raise CliError(str(err)) from None
+        if name is not None:
+            try:
+                return obj.program(name), obj
+            except KeyError as err:
+                raise CliError(str(err.args[0])) from None
+        if len(obj.programs) > 1:
+            others = ", ".join(p.name for p in obj.programs[1:])
+            print(f"bpfdbg: running {obj.programs[0].name}, the first of {len(obj.programs)} programs "
+                  f"(also: {others}); choose one with --prog NAME", file=sys.stderr)  # fmt: skip
+        return obj.programs[0], obj
     if data[:4] == b"\x7fELF":
-        raise CliError(
-            f"{path} is an ELF object; this version of bpfdbg runs raw instruction "
-            "files only (--raw). ELF loading arrives with the object loader."
-        )
+        raise CliError(f"{path} is an ELF object, not raw instruction slots; run it without --raw")
     if not raw:
         raise CliError(f"{path} is not an ELF object; if it holds raw 8-byte instruction slots, add --raw")
+    if name is not None:
+        raise CliError("--prog picks a program of an ELF object; a raw file holds one program")
     if not data:
         raise CliError(f"{path} is empty: no instructions to run")
     if len(data) % 8:
-        raise CliError(
-            f"{path} is {len(data)} bytes, not a multiple of 8: raw eBPF programs "
-            "are 8-byte instruction slots"
-        )
+        raise CliError(f"{path} is {len(data)} bytes, not a multiple of 8: raw eBPF programs are "
+                       "8-byte instruction slots")  # fmt: skip
     try:
-        return Program.from_bytes(data, name=Path(path).stem)
+        return Program.from_bytes(data, name=Path(path).stem), None
     except DecodeError as err:
         lines = [str(d) for d in err.diagnostics]
         more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
@@ -98,7 +113,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "running several backends in lockstep is not available in this "
             f"version (available backends: {', '.join(known)})"
         )
-    prog = _read_program(args.prog, args.raw)
+    prog, obj = _read_program(args.prog, args.raw, args.prog_name)
     if args.type:
         prog = replace(prog, prog_type=args.type)
     mem = _parse_hex(args.mem, "--mem") if args.mem else b""
@@ -106,7 +121,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if packet is not None and prog.prog_type == "raw":
         raise CliError("--packet and --pcap need a program type with a packet; add --type xdp, tc or socket")
     try:
-        result = run_once(prog, mem, backends[0], Environment(budget=args.budget), packet=packet)
+        env = Environment.for_object(obj, budget=args.budget) if obj else Environment(budget=args.budget)
+        result = run_once(prog, mem, backends[0], env, packet=packet)
     except RunRejected as err:
         raise CliError(f"{args.prog} rejected by {backends[0]}: {err}") from None
     if args.json:
@@ -164,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a program once, headless, and print r0 (or JSON)")
     run.add_argument("prog", metavar="PROG", help="program file")
+    run.add_argument(
+        "--prog", dest="prog_name", metavar="NAME", help="program of the object (function or section)"
+    )
     run.add_argument("--raw", action="store_true", help="PROG is a file of 8-byte instruction slots")
     run.add_argument("--type", choices=sorted(PROG_TYPES), help="program type (raw programs default to raw)")
     run.add_argument("--packet", metavar="HEX", help="the packet (Ethernet frame) to run on")

@@ -28,6 +28,7 @@ class RunResult:
     stopped_at: int = 0
     action: str | None = None
     packet_out: bytes | None = None
+    maps: dict[str, object] = field(default_factory=dict)
 
 
 def run_once(
@@ -61,6 +62,7 @@ def run_once(
         stop.pc,
         kind.action_name(stop.retval),
         kind.packet_out(pkt_region.data if pkt_region else None),
+        dict(state.maps),
     )
 
 
@@ -81,6 +83,6 @@ def result_json(result: RunResult) -> dict[str, object]:
         "mem_out": result.mem_out.hex() if result.mem_out is not None else None,
         "insns": result.insns,
         "fault": fault,
-        "maps": {},
+        "maps": result.maps,
         "trace": result.trace,
     }

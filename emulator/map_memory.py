@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from emulator.maps.base import Element, Map
+from emulator.maps.spec import MapSpec, MapType
 from emulator.memory import MAP_BASE, MAP_WINDOW, AddressSpace, MemoryFaultError, Region
 
 MAP_OBJECT_SIZE = 256
@@ -30,12 +31,20 @@ class _MapObject:
         self.name = name
 
     def load(self, off: int, size: int) -> int:
-        raise MemoryFaultError(f"read of {size} bytes at map_ptr({self.name})+{off}: a map pointer can "
-                               "only be passed to helpers, not dereferenced", off, size)  # fmt: skip
+        raise MemoryFaultError(
+            f"read of {size} bytes at map_ptr({self.name})+{off}: a map pointer can "
+            "only be passed to helpers, not dereferenced",
+            off,
+            size,
+        )
 
     def store(self, off: int, size: int, value: int) -> None:
-        raise MemoryFaultError(f"write of {size} bytes at map_ptr({self.name})+{off}: a map pointer "
-                               "can only be passed to helpers", off, size)  # fmt: skip
+        raise MemoryFaultError(
+            f"write of {size} bytes at map_ptr({self.name})+{off}: a map pointer "
+            "can only be passed to helpers",
+            off,
+            size,
+        )
 
     def snapshot(self) -> bytes:
         return b""
@@ -55,16 +64,50 @@ class MapMemory:
         self.install()
 
     def install(self) -> None:
-        """(Re)create the map-object regions, e.g. after the address space was cleared."""
+        """(Re)create the map-object regions, e.g. after the address space was cleared, and
+        the value regions of global data (``.data``/``.rodata``/``.bss``), which programs
+        reach through constant addresses rather than through a lookup."""
         self._regions.clear()
         for index, m in enumerate(self.maps):
-            self.space.add(Region(f"map:{m.name}", "map", self.map_ptr(index), bytearray(), writable=False,
-                                  label=f"map_ptr({m.name})", what=f"map {m.name}",
-                                  handler=_MapObject(m.name), vsize=MAP_OBJECT_SIZE))  # fmt: skip
+            self._add_map_object(index, m)
+            if m.spec.is_global_data and m.type is MapType.ARRAY:
+                element = m.lookup(bytes(4))
+                if element is not None:
+                    self.value_ptr(index, element)
+
+    def _add_map_object(self, index: int, m: Map) -> None:
+        self.space.add(
+            Region(
+                f"map:{m.name}#{index}",
+                "map",
+                self.map_ptr(index),
+                bytearray(),
+                writable=False,
+                label=f"map_ptr({m.name})",
+                what=f"map {m.name}",
+                handler=_MapObject(m.name),
+                vsize=MAP_OBJECT_SIZE,
+            )
+        )
 
     @staticmethod
     def map_ptr(index: int) -> int:
         return MAP_BASE + index * MAP_WINDOW
+
+    @staticmethod
+    def global_value_ptr(index: int, spec: MapSpec) -> int:
+        """Where value 0 of array map ``index`` lives (array element ids are their indexes)."""
+        return MAP_BASE + index * MAP_WINDOW + VALUES_OFFSET
+
+    def inner_map_ptr(self, inner: object) -> int:
+        """The map pointer of a map found inside a map of maps (placed on first use)."""
+        for index, m in enumerate(self.maps):
+            if m is inner:
+                return self.map_ptr(index)
+        assert isinstance(inner, Map)
+        self.maps.append(inner)
+        self._add_map_object(len(self.maps) - 1, inner)
+        return self.map_ptr(len(self.maps) - 1)
 
     def map_at(self, addr: int) -> tuple[int, Map] | None:
         """The map a map pointer points at (None when it is not one)."""
@@ -83,12 +126,19 @@ class MapMemory:
         if region is None or region.data is not element.data:
             m = self.maps[index]
             base = self.map_ptr(index) + VALUES_OFFSET + element.id * round8(max(m.value_size, 1))
-            name = f"map:{m.name}[{element.id}]"
+            name = f"map:{m.name}#{index}[{element.id}]"
             if self.space.get(name) is not None:
                 self.space.remove(name)
             writable = not getattr(m.spec, "frozen", False)
-            region = Region(name, "map_value", base, element.data, writable=writable,
-                            label=f"map_value({m.name})", what="map value")  # fmt: skip
+            region = Region(
+                name,
+                "map_value",
+                base,
+                element.data,
+                writable=writable,
+                label=f"map_value({m.name})",
+                what="map value",
+            )
             self.space.add(region)
             self._regions[key] = region
         return region.base

@@ -137,6 +137,8 @@ class MachineState:
     retval: int | None = None
     fault: Fault | None = None
     regions: Mapping[str, RegionSnapshot] = field(default_factory=lambda: MappingProxyType({}))
+    maps: Mapping[str, list[dict[str, object]]] = field(default_factory=lambda: MappingProxyType({}))
+    """Map contents in the ``bpfdbg run --json`` shape (emulator.maps.MapSet.dump)."""
 
     @property
     def depth(self) -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from emulator.helpers import misc
+from emulator.helpers import csum, fib, misc, packet, redirect, skb
 from emulator.helpers.kernel_ids import KERNEL_HELPERS
+from emulator.helpers.maps import MAP_HELPERS
 from emulator.helpers.registry import HelperImpl, HelperSpec, HelperTable, helper_table
 
 IMPLEMENTATIONS: dict[str, HelperImpl] = {
@@ -22,6 +23,10 @@ IMPLEMENTATIONS: dict[str, HelperImpl] = {
     "bpf_trace_printk": misc.trace_printk,
     "bpf_trace_vprintk": misc.trace_vprintk,
 }
+
+for _family in (packet, skb, csum, redirect, fib):
+    IMPLEMENTATIONS.update(_family.HELPERS)
+IMPLEMENTATIONS.update(MAP_HELPERS)
 
 
 def register(name: str, impl: HelperImpl) -> None:

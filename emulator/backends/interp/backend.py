@@ -19,10 +19,13 @@ from emulator.backends.interp import codegen, runtime
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
+from emulator.helpers.fib import EMPTY_FIB, FibTable
 from emulator.helpers.registry import HelperFaultError, HelperSpec
 from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
+from emulator.map_memory import MapMemory
+from emulator.maps import Element, Map, MapError, MapSet, MapType, UnsupportedMapError
 from emulator.memory import (
     CODE_BASE,
     AddressSpace,
@@ -116,6 +119,9 @@ class InterpBackend:
         self.space = AddressSpace()
         self._accessors = self.space.accessors()
         self._setup = RunSetup(0)
+        self.maps = MapSet(())
+        self._mapmem = MapMemory(self.space, [])
+        self._reservations: dict[int, tuple[Map, Element]] = {}
         self._helpers = self._env.helpers_for("raw")
         self._clock = 0
         self._rng = random.Random(0)
@@ -158,13 +164,20 @@ class InterpBackend:
                     )
             if insn.info.form is Form.LDDW and insn.info.variant != PseudoSrc.IMM64:
                 try:
-                    self._pseudo_value(insn, pc, prog)
+                    self._pseudo_value(insn, pc, prog, env)
                 except _LoadError as err:
                     diags.append(err.diag)
+        maps: MapSet | None = None
+        try:
+            maps = MapSet(env.maps, env.ncpus, rng=random.Random(env.seed))
+        except (MapError, UnsupportedMapError) as err:
+            diags.append(Diagnostic(0, "map", f"cannot create the program's maps: {err}"))
         report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags), tuple(diags))
         if report.ok:
+            assert maps is not None
             self._prog = prog
             self._helpers = helpers
+            self.maps = maps
             self._env = env
             self._run_cache.clear()
             self._step_cache.clear()
@@ -177,6 +190,8 @@ class InterpBackend:
         self.space.clear()
         self.space.add(stack_frame_region(0))
         self._setup = prog_type(prog.prog_type).setup(self.space, run)
+        self._mapmem = MapMemory(self.space, self.maps.maps)
+        self._reservations = {}
         self._clock = self._env.clock_ns
         self._rng = random.Random(self._env.seed)
         self._cpu = run.cpu
@@ -278,6 +293,7 @@ class InterpBackend:
             retval,
             fault,
             MappingProxyType(self.space.snapshot()),
+            MappingProxyType(self.maps.dump()),
         )
 
     def native(self, pc: int) -> list[NativeInsn]:
@@ -466,8 +482,9 @@ class InterpBackend:
         spec = self._helpers.get(hid)
         if spec is None or (hid != 181 and spec.impl is None) or self._require().prog_type == "raw":
             name = f"{spec.name}#{hid}" if spec else f"#{hid}"
-            raise HelperFaultError(f"call to helper {name}, which bpfdbg does not implement "
-                                   f"for {self._helpers.name} programs")  # fmt: skip
+            raise HelperFaultError(
+                f"call to helper {name}, which bpfdbg does not implement for {self._helpers.name} programs"
+            )
         r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
         if hid == 181:
             return self._bpf_loop(pc, r1, r2, r3, r4, r6, r7, r8, r9, r10, r5)
@@ -478,11 +495,25 @@ class InterpBackend:
         off = addr - CODE_BASE
         if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
             return off // 8
-        raise HelperFaultError(f"{helper}: callback {addr:#x} is not the address of a function "
-                               "of this program (pass a static function)")  # fmt: skip
+        raise HelperFaultError(
+            f"{helper}: callback {addr:#x} is not the address of a function "
+            "of this program (pass a static function)"
+        )
 
-    def _bpf_loop(self, pc: int, nr_loops: int, fn: int, cb_ctx: int, flags: int,
-                  r6: int, r7: int, r8: int, r9: int, r10: int, r5: int) -> tuple[int, ...]:  # fmt: skip
+    def _bpf_loop(
+        self,
+        pc: int,
+        nr_loops: int,
+        fn: int,
+        cb_ctx: int,
+        flags: int,
+        r6: int,
+        r7: int,
+        r8: int,
+        r9: int,
+        r10: int,
+        r5: int,
+    ) -> tuple[int, ...]:
         """bpf_loop(nr_loops, callback_fn, callback_ctx, flags): call fn(i, ctx) for each i
         until it returns non-zero; returns the number of calls made."""
         nr_loops &= 0xFFFFFFFF
@@ -545,12 +576,16 @@ class InterpBackend:
         packet = self._setup.packet
         if packet is None or self._require().prog_type not in ("socket", "tc"):
             kind = self._require().prog_type
-            raise runtime.FaultError("legacy", f"legacy packet load ({what}) needs a socket buffer; "
-                                     f"{kind} programs have none")  # fmt: skip
+            raise runtime.FaultError(
+                "legacy", f"legacy packet load ({what}) needs a socket buffer; {kind} programs have none"
+            )
         if offset >= 1 << 31:
             negative = offset - (1 << 32)
-            raise runtime.FaultError("legacy", f"{what} with a negative offset ({negative:#x}, the "
-                                     "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg")  # fmt: skip
+            raise runtime.FaultError(
+                "legacy",
+                f"{what} with a negative offset ({negative:#x}, the "
+                "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg",
+            )
         value = packet.load_be(offset, size)
         if value is None:
             raise runtime.ProgramExit(0)
@@ -576,11 +611,29 @@ class InterpBackend:
 
         return call
 
-    def _pseudo_value(self, insn: Insn, pc: int, prog: Program) -> int:
+    def _pseudo_value(self, insn: Insn, pc: int, prog: Program, env: Environment | None = None) -> int:
         assert insn.info is not None
         src = insn.info.variant
+        env = env or self._env
         if src == PseudoSrc.FUNC:
             return CODE_BASE + (pc + 1 + insn.imm) * 8
+        if src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and 0 <= insn.imm < len(env.maps):
+            if src == PseudoSrc.MAP_IDX:
+                return MapMemory.map_ptr(insn.imm)
+            spec = env.maps[insn.imm]
+            offset = insn.imm_hi & 0xFFFFFFFF
+            if spec.type is not MapType.ARRAY or offset >= spec.value_size:
+                raise _LoadError(
+                    Diagnostic(
+                        pc,
+                        "bad-map-value",
+                        f"lddw map_idx_value: map {spec.name} "
+                        f"is {spec.type.label} with {spec.value_size}-byte values; "
+                        f"offset {offset} is not inside value 0",
+                        insn.encode(),
+                    )
+                )
+            return MapMemory.global_value_ptr(insn.imm, spec) + offset
         kind = PseudoSrc(src).name.lower()
         raise _LoadError(
             Diagnostic(
@@ -625,6 +678,42 @@ class _HelperContext:
 
     def random_u32(self) -> int:
         return self._b._rng.getrandbits(32)
+
+    @property
+    def ctx_values(self) -> dict[str, int] | None:
+        ctx = self._b._setup.ctx
+        return ctx.values if ctx is not None else None
+
+    @property
+    def run_state(self) -> dict[str, object]:
+        """Kept on the backend with the RunSetup it belongs to: every reset builds a new
+        RunSetup, so the first helper of a run starts from an empty state. (One
+        _HelperContext exists per helper id and outlives runs, so it cannot hold it.)"""
+        b = self._b
+        owner, state = getattr(b, "_helper_run_state", (None, {}))
+        if owner is not b._setup:
+            state = {}
+            setattr(b, "_helper_run_state", (b._setup, state))  # noqa: B010
+        return state
+
+    @property
+    def fib(self) -> FibTable:
+        fib = getattr(self._b._env, "fib", None)
+        return fib if isinstance(fib, FibTable) else EMPTY_FIB
+
+    # maps ---------------------------------------------------------------------------------
+    def map_at(self, addr: int) -> tuple[int, Map] | None:
+        return self._b._mapmem.map_at(addr)
+
+    def value_ptr(self, index: int, element: Element) -> int:
+        return self._b._mapmem.value_ptr(index, element)
+
+    def inner_map_ptr(self, inner: object) -> int:
+        return self._b._mapmem.inner_map_ptr(inner)
+
+    @property
+    def reservations(self) -> dict[int, tuple[Map, Element]]:
+        return self._b._reservations
 
 
 def _guard_holds(guard: Guard, regs: list[int]) -> bool:

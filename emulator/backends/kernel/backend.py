@@ -8,12 +8,14 @@ Where bpf() is refused the load reports that once, with the reason.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
-from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, xdp_md
+from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, possible_cpus, xdp_md
 from emulator.diagnostics import Diagnostic
 from emulator.env import Environment, RunInput
+from emulator.maps import MapError, MapSet, MapType
 from emulator.memory import PKT_BASE
 from emulator.program import Program
 from emulator.state import (
@@ -27,6 +29,20 @@ from emulator.state import (
 )
 
 _KERNEL_TYPES = {"xdp": "xdp", "tc": "sched_cls", "socket": "socket_filter"}
+# Map types whose contents user space cannot read element by element.
+_UNREADABLE = {
+    MapType.PROG_ARRAY,
+    MapType.ARRAY_OF_MAPS,
+    MapType.HASH_OF_MAPS,
+    MapType.RINGBUF,
+    MapType.PERF_EVENT_ARRAY,
+    MapType.QUEUE,
+    MapType.STACK,
+    MapType.DEVMAP,
+    MapType.DEVMAP_HASH,
+    MapType.CPUMAP,
+    MapType.XSKMAP,
+}
 _SKB_CTX_SIZE = 192
 
 
@@ -43,19 +59,30 @@ class KernelBackend:
         self._state: MachineState | None = None
         self.verifier_log = ""
         self.output: list[str] = []
+        self._env = Environment()
+        self._map_fds: list[int] = []
 
     def load(self, prog: Program, env: Environment) -> LoadReport:
         kind = _KERNEL_TYPES.get(prog.prog_type)
         if kind is None:
-            return self._reject(f"{prog.prog_type} programs have no kernel program type to load as "
-                                "(the kernel runs xdp, tc and socket programs)")  # fmt: skip
+            return self._reject(
+                f"{prog.prog_type} programs have no kernel program type to load as "
+                "(the kernel runs xdp, tc and socket programs)"
+            )
         why = available()
         if why is not None:
             return self._reject(why)
         self.close()
         self._bpf = Bpf()
+        self._env = env
         try:
-            self._fd = self._bpf.prog_load(prog.encode(), kind, log_level=1, name=prog.name[:15])
+            self._map_fds = self._create_maps(env)
+        except (BpfError, MapError) as err:
+            return self._reject(f"cannot create the program's maps in the kernel: {err}")
+        try:
+            self._fd = self._bpf.prog_load(
+                prog.encode(), kind, log_level=1, name=prog.name[:15], fd_array=self._map_fds or None
+            )
         except VerifierError as err:
             self.verifier_log = err.log
             last = [line for line in err.log.splitlines() if line.strip()]
@@ -65,6 +92,44 @@ class KernelBackend:
             return self._reject(f"bpf(BPF_PROG_LOAD) failed: {err}")
         self._prog = prog
         return LoadReport(self.name, True)
+
+    def _create_maps(self, env: Environment) -> list[int]:
+        """One kernel map per MapSpec (index-aligned with lddw MAP_IDX), with the initial
+        contents the object gives (global data, map-in-map slots). prog_array slots stay
+        empty: their programs are not loaded into the kernel."""
+        assert self._bpf is not None
+        fds: list[int] = []
+        for spec in env.maps:
+            inner_fd = self._bpf.map_create(spec.inner) if spec.inner is not None else 0
+            fd = self._bpf.map_create(spec, inner_map_fd=inner_fd)
+            fds.append(fd)
+            if spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+                for key, value in spec.initial:
+                    index = int.from_bytes(value[:4], "little")
+                    self._bpf.map_update(
+                        fd, key, fds[index].to_bytes(4, "little") if index < len(fds) else value
+                    )
+            elif spec.type is not MapType.PROG_ARRAY:
+                for key, value in spec.initial:
+                    self._bpf.map_update(fd, key, value)
+        return fds
+
+    def _dump_maps(self) -> dict[str, list[dict[str, object]]]:
+        """Kernel map contents in MapSet.dump()'s shape: read them into a mirror MapSet."""
+        assert self._bpf is not None
+        mirror = MapSet(
+            [replace(spec, initial=(), initial_programs=(), frozen=False) for spec in self._env.maps],
+            possible_cpus(),
+        )
+        for spec, fd, m in zip(self._env.maps, self._map_fds, mirror, strict=True):
+            if spec.type in _UNREADABLE:
+                continue
+            vsize = spec.value_size
+            if m.percpu:
+                vsize = possible_cpus() * ((spec.value_size + 7) & ~7)
+            for key, value in self._bpf.map_items(fd, spec.key_size, vsize):
+                m.update(key, value, 0)
+        return mirror.dump()
 
     def _reject(self, message: str) -> LoadReport:
         return LoadReport(self.name, False, (Diagnostic(0, "kernel", message),))
@@ -90,8 +155,12 @@ class KernelBackend:
         try:
             result = self._bpf.test_run(self._fd, packet, ctx)
         except BpfError as err:
-            fault = Fault(0, "kernel", f"BPF_PROG_TEST_RUN failed: {err} (the kernel refuses this input; "
-                          "XDP needs at least 14 bytes, skb programs a full IPv4/IPv6 header)")  # fmt: skip
+            fault = Fault(
+                0,
+                "kernel",
+                f"BPF_PROG_TEST_RUN failed: {err} (the kernel refuses this input; "
+                "XDP needs at least 14 bytes, skb programs a full IPv4/IPv6 header)",
+            )
             self._final = StopEvent(StopReason.FAULT, 0, 0, fault=fault)
             self._state = MachineState(0, (0,) * 11, 0, (), "faulted", None, fault)
             return self._final
@@ -101,8 +170,17 @@ class KernelBackend:
         if prog.prog_type == "socket":
             out = out[14:]  # the program saw the packet from its network header
         regions = {"pkt": RegionSnapshot("pkt", "pkt", PKT_BASE, out)}
-        self._state = MachineState(0, (retval,) + (0,) * 10, 0, (), "exited", retval, None,
-                                   MappingProxyType(regions))  # fmt: skip
+        self._state = MachineState(
+            0,
+            (retval,) + (0,) * 10,
+            0,
+            (),
+            "exited",
+            retval,
+            None,
+            MappingProxyType(regions),
+            MappingProxyType(self._dump_maps()),
+        )
         return self._final
 
     def state(self) -> MachineState:
@@ -122,6 +200,7 @@ class KernelBackend:
             self._bpf.close()
         self._bpf = None
         self._fd = None
+        self._map_fds = []
 
     def _require(self) -> Program:
         if self._prog is None:

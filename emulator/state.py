@@ -139,6 +139,7 @@ class MachineState:
     regions: Mapping[str, RegionSnapshot] = field(default_factory=lambda: MappingProxyType({}))
     maps: Mapping[str, list[dict[str, object]]] = field(default_factory=lambda: MappingProxyType({}))
     """Map contents in the ``bpfdbg run --json`` shape (emulator.maps.MapSet.dump)."""
+    program: str = ""  # the program executing (changes with tail calls)
 
     @property
     def depth(self) -> int:

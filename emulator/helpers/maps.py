@@ -7,7 +7,7 @@ buffer, so a program's writes through the pointer land in the map, as in the ker
 
 from __future__ import annotations
 
-from emulator.helpers.registry import HelperContext, HelperFaultError
+from emulator.helpers.registry import HelperContext, HelperFaultError, HelperImpl
 from emulator.maps import Map, MapType
 from emulator.memory import MemoryFaultError
 
@@ -75,7 +75,7 @@ def map_lookup_percpu_elem(ctx: HelperContext, map_ptr: int, key_ptr: int, cpu: 
 def map_update_elem(
     ctx: HelperContext, map_ptr: int, key_ptr: int, value_ptr: int, flags: int, _: int
 ) -> int:
-    _, m = _map(ctx, "bpf_map_update_elem", map_ptr)
+    _index, m = _map(ctx, "bpf_map_update_elem", map_ptr)
     if m.type in (MapType.QUEUE, MapType.STACK):
         return map_push_elem(ctx, map_ptr, value_ptr, flags, 0, 0)
     key = _read(ctx, "bpf_map_update_elem", "key", key_ptr, m.key_size)
@@ -84,13 +84,13 @@ def map_update_elem(
 
 
 def map_delete_elem(ctx: HelperContext, map_ptr: int, key_ptr: int, *_: int) -> int:
-    _, m = _map(ctx, "bpf_map_delete_elem", map_ptr)
+    _index, m = _map(ctx, "bpf_map_delete_elem", map_ptr)
     key = _read(ctx, "bpf_map_delete_elem", "key", key_ptr, m.key_size)
     return _err(m.delete(key, cpu=ctx.cpu))
 
 
 def map_push_elem(ctx: HelperContext, map_ptr: int, value_ptr: int, flags: int, *_: int) -> int:
-    _, m = _map(ctx, "bpf_map_push_elem", map_ptr)
+    _index, m = _map(ctx, "bpf_map_push_elem", map_ptr)
     if m.type not in (MapType.QUEUE, MapType.STACK):
         raise HelperFaultError(f"bpf_map_push_elem: map {m.name} is a {m.type.label}, not a queue or stack")
     value = _read(ctx, "bpf_map_push_elem", "value", value_ptr, m.value_size)
@@ -98,7 +98,7 @@ def map_push_elem(ctx: HelperContext, map_ptr: int, value_ptr: int, flags: int, 
 
 
 def _pop_or_peek(ctx: HelperContext, helper: str, map_ptr: int, value_ptr: int, pop: bool) -> int:
-    _, m = _map(ctx, helper, map_ptr)
+    _index, m = _map(ctx, helper, map_ptr)
     if m.type not in (MapType.QUEUE, MapType.STACK):
         raise HelperFaultError(f"{helper}: map {m.name} is a {m.type.label}, not a queue or stack")
     got = m.pop() if pop else m.peek()  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ def _ringbuf(ctx: HelperContext, helper: str, map_ptr: int) -> tuple[int, Map]:
 
 
 def ringbuf_output(ctx: HelperContext, map_ptr: int, data: int, size: int, flags: int, _: int) -> int:
-    _, m = _ringbuf(ctx, "bpf_ringbuf_output", map_ptr)
+    _index, m = _ringbuf(ctx, "bpf_ringbuf_output", map_ptr)
     payload = _read(ctx, "bpf_ringbuf_output", "data", data, size)
     return _err(m.output(payload, flags))  # type: ignore[attr-defined]
 
@@ -166,12 +166,12 @@ def ringbuf_discard(ctx: HelperContext, ptr: int, flags: int, *_: int) -> int:
 
 
 def ringbuf_query(ctx: HelperContext, map_ptr: int, flags: int, *_: int) -> int:
-    _, m = _ringbuf(ctx, "bpf_ringbuf_query", map_ptr)
+    _index, m = _ringbuf(ctx, "bpf_ringbuf_query", map_ptr)
     return _err(m.query(flags))  # type: ignore[attr-defined]
 
 
 def perf_event_output(ctx: HelperContext, _ctx: int, map_ptr: int, flags: int, data: int, size: int) -> int:
-    _, m = _map(ctx, "bpf_perf_event_output", map_ptr)
+    _index, m = _map(ctx, "bpf_perf_event_output", map_ptr)
     if m.type is not MapType.PERF_EVENT_ARRAY:
         raise HelperFaultError(
             f"bpf_perf_event_output: map {m.name} is a {m.type.label}, not a perf_event_array"
@@ -186,7 +186,7 @@ def perf_event_output(ctx: HelperContext, _ctx: int, map_ptr: int, flags: int, d
     return _err(m.output(payload, flags, ctx.cpu))  # type: ignore[attr-defined]
 
 
-MAP_HELPERS = {
+MAP_HELPERS: dict[str, HelperImpl] = {
     "bpf_map_lookup_elem": map_lookup_elem,
     "bpf_map_update_elem": map_update_elem,
     "bpf_map_delete_elem": map_delete_elem,

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 from emulator.errors import EmulatorError
 
 if TYPE_CHECKING:
+    from emulator.helpers.fib import FibTable
+    from emulator.maps.base import Element, Map
     from emulator.memory import AddressSpace
     from emulator.progtypes.packet import PacketBuffer
 
@@ -52,6 +54,34 @@ class HelperContext(Protocol):
 
     def random_u32(self) -> int:
         """The run's seeded random source."""
+
+    @property
+    def ctx_values(self) -> dict[str, int] | None:
+        """The run's context scalar fields by name (``len``, ``protocol``, ``vlan_tci``,
+        ``hash`` of an ``__sk_buff``), writable: helpers that change the skb update them.
+        None when the program type has no context struct."""
+
+    @property
+    def run_state(self) -> dict[str, object]:
+        """Per-run state the kernel keeps outside the ctx struct (skb header offsets, the
+        redirect target, the XDP frame start); empty at the start of every run."""
+
+    @property
+    def fib(self) -> FibTable:
+        """The routing state ``bpf_fib_lookup`` consults (the Environment's)."""
+
+    def map_at(self, addr: int) -> tuple[int, Map] | None:
+        """The (index, map) a map pointer points at, or None."""
+
+    def value_ptr(self, index: int, element: Element) -> int:
+        """The address of a map element's value in this machine (mapped on first use)."""
+
+    def inner_map_ptr(self, inner: object) -> int:
+        """The map pointer of a map found inside a map of maps."""
+
+    @property
+    def reservations(self) -> dict[int, tuple[Map, Element]]:
+        """Ring buffer records reserved and not yet submitted or discarded, by address."""
 
 
 HelperImpl = Callable[..., int]

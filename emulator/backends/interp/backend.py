@@ -50,6 +50,8 @@ from emulator.state import (
 )
 
 MAX_CALL_FRAMES = 8
+MAX_TAIL_CALLS = 33  # MAX_TAIL_CALL_CNT: the 34th tail call of a run falls through
+FOR_EACH_KEY_BASE = 0x6_0000_0000  # the key bpf_for_each_map_elem's callback gets a pointer to
 EINVAL = 22
 E2BIG = 7
 CHUNK = 1 << 20  # instructions per run() slice between interrupt checks
@@ -64,15 +66,16 @@ class _LoadError(Exception):
 
 @dataclass
 class _Callback:
-    """A helper that is calling back into the program (bpf_loop): which frame depth the
-    callback runs at, where it starts, and how far the loop has got."""
+    """A helper that is calling back into the program (bpf_loop, for_each_map_elem): which
+    frame depth the callback runs at, where it starts, and how far the iteration has got.
+    ``args(i)`` gives r1-r5 for call ``i``."""
 
     depth: int
     entry: int
     call_pc: int
     index: int
     count: int
-    ctx: int
+    args: Callable[[int], tuple[int, int, int, int, int]]
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class _Checkpoint:
     clock: int
     rng: object
     callbacks: tuple[_Callback, ...]
+    program: Program
+    tail_calls: int
 
 
 @dataclass
@@ -108,6 +113,10 @@ class InterpBackend:
         self._env = Environment()
         self._run_cache: dict[tuple[frozenset[int], tuple[tuple[int, Guard], ...]], _Compiled] = {}
         self._step_cache: dict[int, _Compiled] = {}
+        self._caches: dict[str, tuple[dict, dict]] = {}  # type: ignore[type-arg]
+        self._cur = Program(())
+        self._tail_calls = 0
+        self._switch_to: tuple[Program, int] | None = None
         self._interrupt = threading.Event()
         # machine state (public names are what generated code reads)
         self.regs: list[int] = [0] * 11
@@ -179,8 +188,9 @@ class InterpBackend:
             self._helpers = helpers
             self.maps = maps
             self._env = env
-            self._run_cache.clear()
-            self._step_cache.clear()
+            self._caches.clear()
+            self._cur = prog
+            self._use_caches(prog)
             self.reset(RunInput())
         return report
 
@@ -192,6 +202,10 @@ class InterpBackend:
         self._setup = prog_type(prog.prog_type).setup(self.space, run)
         self._mapmem = MapMemory(self.space, self.maps.maps)
         self._reservations = {}
+        self._cur = prog
+        self._use_caches(prog)
+        self._tail_calls = 0
+        self._switch_to = None
         self._clock = self._env.clock_ns
         self._rng = random.Random(self._env.seed)
         self._cpu = run.cpu
@@ -268,6 +282,10 @@ class InterpBackend:
                 status = self._step_fn(pc).fn(self, self.insns + 1, self.insns, max_depth)
                 if status == codegen.ST_SLOW:
                     continue
+            if status == codegen.ST_SWITCH:
+                self._switch_program()
+                compiled = self._run_fn(stop.pcs, stop.guards, guards)
+                continue
             result = self._stop_from_status(status, self.pc)
             if result is not None:
                 return result
@@ -294,6 +312,7 @@ class InterpBackend:
             fault,
             MappingProxyType(self.space.snapshot()),
             MappingProxyType(self.maps.dump()),
+            self._cur.name,
         )
 
     def native(self, pc: int) -> list[NativeInsn]:
@@ -318,6 +337,8 @@ class InterpBackend:
             self._clock,
             self._rng.getstate(),
             tuple(replace(cb) for cb in self.callbacks),
+            self._cur,
+            self._tail_calls,
         )
 
     def restore(self, cp: _Checkpoint) -> None:
@@ -338,12 +359,24 @@ class InterpBackend:
         self._clock = cp.clock
         self._rng.setstate(cp.rng)  # type: ignore[arg-type]
         self.callbacks[:] = [replace(cb) for cb in cp.callbacks]
+        self._cur = cp.program
+        self._use_caches(cp.program)
+        self._tail_calls = cp.tail_calls
 
     # -- internals ------------------------------------------------------------------------
     def _require(self) -> Program:
         if self._prog is None:
             raise BackendError("interp: no program loaded")
         return self._prog
+
+    def _current(self) -> Program:
+        """The program executing now: the loaded one, or the target of the last tail call."""
+        self._require()
+        return self._cur
+
+    def _use_caches(self, prog: Program) -> None:
+        """Translations are per program; a tail call swaps them in without recompiling."""
+        self._run_cache, self._step_cache = self._caches.setdefault(prog.name, ({}, {}))
 
     def _finish(self, event: StopEvent) -> StopEvent:
         self._final = event
@@ -353,6 +386,9 @@ class InterpBackend:
         return event
 
     def _stop_from_status(self, status: int, pc: int) -> StopEvent | None:
+        if status == codegen.ST_SWITCH:
+            self._switch_program()
+            return None
         if status == codegen.ST_SLOW:
             if self.insns >= self._budget and self._final is None:
                 return None
@@ -389,7 +425,7 @@ class InterpBackend:
 
     # code generation ----------------------------------------------------------------------
     def _namespace(self, lines: dict[int, tuple[int, int]]) -> dict[str, object]:
-        prog = self._require()
+        prog = self._current()
         ns: dict[str, object] = dict(self._accessors)
         ns.update(
             LINES=lines,
@@ -421,7 +457,7 @@ class InterpBackend:
         return ns
 
     def _compile(self, stops: frozenset[int], guards: dict[int, list[Guard]], only: int | None) -> _Compiled:
-        prog = self._require()
+        prog = self._current()
         ctx = codegen.CodegenContext(lambda insn, pc: self._pseudo_value(insn, pc, prog))
         source, linemap = codegen.generate(prog.insns, ctx, stops, guards, only)
         ns = self._namespace(linemap.lines)
@@ -443,7 +479,7 @@ class InterpBackend:
     def _step_fn(self, pc: int) -> _Compiled:
         compiled = self._step_cache.get(pc)
         if compiled is None:
-            prog = self._require()
+            prog = self._current()
             if not 0 <= pc < prog.nslots or prog.insns[pc] is None:
                 compiled = self._bad_pc_fn(pc)
             else:
@@ -480,18 +516,94 @@ class InterpBackend:
         """Helpers that transfer control. Returns the next (pc, r0..r10), or None when the
         program was replaced (a tail call) and the driver must switch translations."""
         spec = self._helpers.get(hid)
-        if spec is None or (hid != 181 and spec.impl is None) or self._require().prog_type == "raw":
+        if spec is None or self._current().prog_type == "raw":
             name = f"{spec.name}#{hid}" if spec else f"#{hid}"
             raise HelperFaultError(
                 f"call to helper {name}, which bpfdbg does not implement for {self._helpers.name} programs"
             )
-        r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
+        r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
         if hid == 181:
             return self._bpf_loop(pc, r1, r2, r3, r4, r6, r7, r8, r9, r10, r5)
-        raise HelperFaultError(f"call to helper {spec.name}#{hid}, which bpfdbg does not implement yet")
+        if hid == 164:
+            return self._for_each_map_elem(pc, regs)
+        return self._tail_call(pc, regs)
+
+    def _tail_call(self, pc: int, regs: tuple[int, ...]) -> tuple[int, ...] | None:
+        """bpf_tail_call(ctx, prog_array, index): replace the program, or fall through with
+        every register unchanged (the kernel does not write r0 when the call fails)."""
+        fall_through = (pc + 1, *regs)
+        found = self._mapmem.map_at(regs[2])
+        if found is None or found[1].type is not MapType.PROG_ARRAY:
+            raise HelperFaultError(
+                f"bpf_tail_call: r2 ({self.space.describe(regs[2])}) is not a prog_array map"
+            )
+        ref = found[1].program(regs[3] & 0xFFFFFFFF)  # type: ignore[attr-defined]
+        if ref is None or self._tail_calls >= MAX_TAIL_CALLS:
+            return fall_through
+        if self.frames:
+            raise HelperFaultError(
+                f"bpf_tail_call from a bpf-to-bpf subprogram (call depth {len(self.frames)}) is not "
+                "supported by bpfdbg"
+            )
+        target = self._program_named(ref)
+        self._tail_calls += 1
+        self._switch_to = (target, regs[1])
+        return None
+
+    def _program_named(self, ref: object) -> Program:
+        for prog in self._env.programs:
+            if ref in (prog.name, prog.section):
+                return prog
+        raise HelperFaultError(
+            f"bpf_tail_call: the prog_array slot names program {ref!r}, which this object does not have"
+        )
+
+    def _switch_program(self) -> None:
+        """Finish a tail call: the new program starts at insn 0 with r1 = ctx, on the same stack."""
+        assert self._switch_to is not None
+        target, ctx = self._switch_to
+        self._switch_to = None
+        self._cur = target
+        self._use_caches(target)
+        self.pc = 0
+        self.regs[1] = ctx
+        self._entries[-1] = 0
+
+    def _for_each_map_elem(self, pc: int, regs: tuple[int, ...]) -> tuple[int, ...]:
+        """bpf_for_each_map_elem(map, callback, ctx, flags): callback(map, &key, &value, ctx)
+        for each element (a snapshot taken at the call) until it returns 1; returns the
+        number of elements visited."""
+        r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
+        found = self._mapmem.map_at(r1)
+        if found is None:
+            raise HelperFaultError(
+                f"bpf_for_each_map_elem: r1 ({self.space.describe(r1)}) is not a map pointer"
+            )
+        if r4:
+            return (pc + 1, -EINVAL & _M64, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)
+        index, m = found
+        try:
+            elements = m.elements(self._cpu)
+        except MapError as err:
+            raise HelperFaultError(f"bpf_for_each_map_elem: {err}") from None
+        target = self._callback_target(r2, "bpf_for_each_map_elem")
+        if not elements:
+            return (pc + 1, 0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)
+        keys = Region("for_each_key", "map_key", FOR_EACH_KEY_BASE, bytearray(max(m.key_size, 1)),
+                      writable=False, label=f"map_key({m.name})", what="map key")  # fmt: skip
+        if self.space.get("for_each_key") is not None:
+            self.space.remove("for_each_key")
+        self.space.add(keys)
+
+        def args(i: int) -> tuple[int, int, int, int, int]:
+            elem = elements[i]
+            keys.data[: len(elem.key)] = elem.key
+            return (r1, keys.base, self._mapmem.value_ptr(index, elem), r3, 0)
+
+        return self._enter_callback(pc, target, len(elements), args, (r6, r7, r8, r9, r10))
 
     def _callback_target(self, addr: int, helper: str) -> int:
-        prog = self._require()
+        prog = self._current()
         off = addr - CODE_BASE
         if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
             return off // 8
@@ -524,19 +636,30 @@ class InterpBackend:
         target = self._callback_target(fn, "bpf_loop")
         if nr_loops == 0:
             return (pc + 1, 0, nr_loops, fn, cb_ctx, flags, r5, r6, r7, r8, r9, r10)
+        return self._enter_callback(
+            pc, target, nr_loops, lambda i: (i, cb_ctx, 0, 0, 0), (r6, r7, r8, r9, r10)
+        )
+
+    def _enter_callback(self, pc: int, target: int, count: int,
+                        args: Callable[[int], tuple[int, int, int, int, int]],
+                        saved: tuple[int, int, int, int, int]) -> tuple[int, ...]:  # fmt: skip
+        """Call ``target`` as a bpf-to-bpf callee (own frame, r6-r9 kept for the caller) for
+        the first of ``count`` iterations; the callback's exit comes back to _callback_return."""
         self._check_depth(len(self.frames), pc)
-        self.frames.append((pc, r6, r7, r8, r9, r10))
+        self.frames.append((pc, *saved))
         fp = self._push_frame(len(self.frames), target)
-        self.callbacks.append(_Callback(len(self.frames), target, pc, 0, nr_loops, cb_ctx))
-        return (target, 0, 0, cb_ctx, flags, 0, 0, r6, r7, r8, r9, fp)
+        self.callbacks.append(_Callback(len(self.frames), target, pc, 0, count, args))
+        r6, r7, r8, r9, _ = saved
+        return (target, 0, *args(0), r6, r7, r8, r9, fp)
 
     def _callback_return(self, r0: int, *regs: int) -> tuple[int, ...]:
-        """The callback's exit: call it again with the next index, or finish the helper."""
+        """The callback's exit: call it again for the next iteration, or finish the helper
+        (r0 = the number of calls made)."""
         cb = self.callbacks[-1]
         cb.index += 1
         r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 = regs
         if (r0 & 0xFFFFFFFFFFFFFFFF) == 0 and cb.index < cb.count:
-            return (cb.entry, r0, cb.index, cb.ctx, r3, r4, r5, r6, r7, r8, r9, r10)
+            return (cb.entry, r0, *cb.args(cb.index), r6, r7, r8, r9, r10)
         self.callbacks.pop()
         call_pc, r6, r7, r8, r9, r10 = self.frames.pop()
         self._pop_frame(len(self.frames) + 1)
@@ -549,7 +672,7 @@ class InterpBackend:
         )
 
     def _callx_target(self, value: int) -> int:
-        prog = self._require()
+        prog = self._current()
         if value in self._helpers:
             return -1
         off = value - CODE_BASE
@@ -574,8 +697,8 @@ class InterpBackend:
     def _legacy_load(self, size: int, offset: int, what: str) -> int:
         """Legacy packet loads: network-order value; out of bounds ends the program with 0."""
         packet = self._setup.packet
-        if packet is None or self._require().prog_type not in ("socket", "tc"):
-            kind = self._require().prog_type
+        if packet is None or self._current().prog_type not in ("socket", "tc"):
+            kind = self._current().prog_type
             raise runtime.FaultError(
                 "legacy", f"legacy packet load ({what}) needs a socket buffer; {kind} programs have none"
             )

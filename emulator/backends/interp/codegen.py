@@ -369,7 +369,7 @@ def _emit_term(w: _Writer, ind: int, pc: int, term: Term, nxt: int, nslots: int)
         goto(term.target, ind + 1)
         goto(nxt, ind)
     elif kind == "hcall":
-        w.emit(ind, f"_t = control_helper({term.target}, {pc}, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)",
+        w.emit(ind, f"_t = control_helper({term.target}, {pc}, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)",
                pc, -1)  # fmt: skip
         w.emit(ind, "if _t is None:", pc, 0)
         w.emit(ind + 1, f"pc = {pc}", pc, 0)

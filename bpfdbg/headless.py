@@ -48,7 +48,6 @@ def run_once(
     stop = machine.run(StopCondition())
     state = machine.state()
     mem_region = state.regions.get("mem")
-    pkt_region = state.regions.get("pkt")
     kind = prog_type(prog.prog_type)
     trace = list(getattr(machine, "output", []))
     return RunResult(
@@ -61,7 +60,7 @@ def run_once(
         trace,
         stop.pc,
         kind.action_name(stop.retval),
-        kind.packet_out(pkt_region.data if pkt_region else None),
+        kind.packet_out(state.regions),
         dict(state.maps),
     )
 

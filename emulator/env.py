@@ -19,7 +19,15 @@ from emulator.maps.spec import MapSpec
 
 if TYPE_CHECKING:
     from emulator.bpfobject import BpfObject
+    from emulator.helpers.fib import FibTable
     from emulator.program import Program
+
+
+def _empty_fib() -> FibTable:
+    from emulator.helpers.fib import EMPTY_FIB  # helpers import program types, which import us
+
+    return EMPTY_FIB
+
 
 DEFAULT_BUDGET = 1_000_000
 """Instructions one run may execute before it stops with a budget stop (the kernel's
@@ -44,6 +52,8 @@ class Environment:
     ncpus: int = 2
     maps: tuple[MapSpec, ...] = ()  # the object's maps; lddw MAP_IDX indexes this
     programs: tuple[Program, ...] = ()  # the object's programs, for tail calls
+    fib: FibTable = field(default_factory=lambda: _empty_fib())
+    """What bpf_fib_lookup sees (default: the loopback device only, forwarding off)."""
 
     @classmethod
     def for_object(cls, obj: BpfObject, **settings: object) -> Environment:

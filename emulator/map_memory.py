@@ -61,6 +61,7 @@ class MapMemory:
         self.space = space
         self.maps = list(maps)
         self._regions: dict[tuple[int, int], Region] = {}  # (map index, element id) -> region
+        self._elements: dict[tuple[int, int], Element] = {}
         self.install()
 
     def install(self) -> None:
@@ -68,6 +69,7 @@ class MapMemory:
         the value regions of global data (``.data``/``.rodata``/``.bss``), which programs
         reach through constant addresses rather than through a lookup."""
         self._regions.clear()
+        self._elements.clear()
         for index, m in enumerate(self.maps):
             self._add_map_object(index, m)
             if m.spec.is_global_data and m.type is MapType.ARRAY:
@@ -141,7 +143,12 @@ class MapMemory:
             )
             self.space.add(region)
             self._regions[key] = region
+            self._elements[key] = element
         return region.base
+
+    def mapped(self) -> list[tuple[int, Element]]:
+        """Every element given an address so far (a checkpoint keeps them reachable)."""
+        return [(index, region_elem) for (index, _), region_elem in self._elements.items()]
 
     def element_at(self, addr: int) -> tuple[str, int] | None:
         """For display: which map value ``addr`` points into, as (map name, offset)."""

@@ -15,6 +15,7 @@ from emulator.env import RunInput
 from emulator.memory import CTX_BASE, AddressSpace, Region
 from emulator.progtypes.context import ContextHandler
 from emulator.progtypes.packet import PacketBuffer
+from emulator.state import RegionSnapshot
 
 
 @dataclass
@@ -44,10 +45,11 @@ class ProgType:
             value -= 1 << 32
         return self.actions.get(value, f"unknown ({value})")
 
-    def packet_out(self, visible: bytes | None) -> bytes | None:
-        """The packet as BPF_PROG_TEST_RUN returns it, from what the program saw (the
-        ``pkt`` region at the end of the run)."""
-        return visible
+    def packet_out(self, regions: Mapping[str, RegionSnapshot]) -> bytes | None:
+        """The packet as BPF_PROG_TEST_RUN returns it, from the machine's regions at the end
+        of the run (``pkt``, and for XDP the metadata in ``pkt_meta`` in front of it)."""
+        pkt = regions.get("pkt")
+        return pkt.data if pkt is not None else None
 
 
 def install_ctx(space: AddressSpace, handler: ContextHandler, writable: bool) -> int:

@@ -81,6 +81,19 @@ class PacketBuffer:
             self.meta = self.data
         self._install()
 
+    def save(self) -> tuple[bytes, int, int, int]:
+        """The buffer and edges, for a checkpoint."""
+        return (bytes(self.buf), self.data, self.end, self.meta)
+
+    def load(self, saved: tuple[bytes, int, int, int]) -> None:
+        """Back to a saved state (the buffer may have been regrown since)."""
+        data, self.data, self.end, self.meta = saved
+        for name in ("pkt", "pkt_meta"):
+            if self.space.get(name) is not None:
+                self.space.remove(name)
+        self.buf = bytearray(data)
+        self._install()
+
     def load_be(self, offset: int, size: int) -> int | None:
         """Legacy LD_ABS/LD_IND: network-order value at ``offset`` from data, or None."""
         if offset < 0 or offset + size > self.length:

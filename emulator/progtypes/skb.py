@@ -8,11 +8,14 @@ cb[], and has no direct packet access.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from emulator.env import RunInput
 from emulator.memory import AddressSpace
 from emulator.progtypes.base import ProgType, RunSetup, install_ctx
 from emulator.progtypes.context import ContextHandler, Field
 from emulator.progtypes.packet import ETH_HLEN, PacketBuffer
+from emulator.state import RegionSnapshot
 
 TC_ACTIONS = {-1: "TC_ACT_UNSPEC", 0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY", 2: "TC_ACT_SHOT",
               3: "TC_ACT_PIPE", 4: "TC_ACT_STOLEN", 5: "TC_ACT_QUEUED", 6: "TC_ACT_REPEAT",
@@ -73,7 +76,12 @@ class SkbType(ProgType):
         tc: bool = object.__getattribute__(self, "_tc")
         frame = run.packet or b""
         visible = frame if tc else frame[ETH_HLEN:]
-        packet = PacketBuffer(space, visible, headroom=SKB_HEADROOM)
+        # data sits at offset 80 of the buffer as in the kernel's test run; a socket filter's
+        # MAC header stays in the 14 bytes in front of it (bpf_skb_load_bytes_relative reads it)
+        headroom = SKB_HEADROOM if tc else SKB_HEADROOM + ETH_HLEN
+        packet = PacketBuffer(space, visible, headroom=headroom)
+        if not tc:
+            packet.buf[packet.data - ETH_HLEN : packet.data] = frame[:ETH_HLEN].ljust(ETH_HLEN, b"\0")
         ethertype = int.from_bytes(frame[12:14], "big") if len(frame) >= ETH_HLEN else 0
         protocol = ((ethertype & 0xFF) << 8) | (ethertype >> 8)  # __be16 read as a u32
         # as BPF_PROG_TEST_RUN fills them (measured): the skb sits on the loopback device
@@ -86,11 +94,12 @@ class SkbType(ProgType):
         ctx = ContextHandler("__sk_buff", TC_FIELDS if tc else SOCKET_FIELDS, 192, values, pointers)
         return RunSetup(install_ctx(space, ctx, writable=True), packet=packet, ctx=ctx)
 
-    def packet_out(self, visible: bytes | None) -> bytes | None:
-        if visible is None:
+    def packet_out(self, regions: Mapping[str, RegionSnapshot]) -> bytes | None:
+        pkt = regions.get("pkt")
+        if pkt is None:
             return None
         tc: bool = object.__getattribute__(self, "_tc")
-        return visible if tc else bytes(ETH_HLEN) + visible  # the MAC header comes back zeroed
+        return pkt.data if tc else bytes(ETH_HLEN) + pkt.data  # the MAC header comes back zeroed
 
 
 TC = SkbType("tc", tc=True)

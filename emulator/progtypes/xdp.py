@@ -3,11 +3,14 @@ BPF_PROG_TEST_RUN sets it up (reference/kernel_oracle.md section 4)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from emulator.env import RunInput
 from emulator.memory import AddressSpace
 from emulator.progtypes.base import ProgType, RunSetup, install_ctx
 from emulator.progtypes.context import ContextHandler, Field
-from emulator.progtypes.packet import PacketBuffer
+from emulator.progtypes.packet import XDP_HEADROOM, PacketBuffer
+from emulator.state import RegionSnapshot
 
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 
@@ -25,13 +28,22 @@ refused by the verifier, and here an access faults."""
 
 class XdpType(ProgType):
     def setup(self, space: AddressSpace, run: RunInput) -> RunSetup:
-        packet = PacketBuffer(space, run.packet or b"", meta=run.meta)
+        # the test run puts data at 256 bytes into the frame and the metadata just before it
+        packet = PacketBuffer(space, run.packet or b"", meta=run.meta, headroom=XDP_HEADROOM - len(run.meta))
         values = {"ingress_ifindex": 1, "rx_queue_index": 0}
         values.update({k: v for k, v in run.ctx.items() if k in values})
         pointers = {"pkt": lambda: packet.data_ptr, "pkt_end": lambda: packet.end_ptr,
                     "pkt_meta": lambda: packet.meta_ptr}  # fmt: skip
         ctx = ContextHandler("xdp_md", XDP_MD_FIELDS, 24, values, pointers)
         return RunSetup(install_ctx(space, ctx, writable=False), packet=packet, ctx=ctx)
+
+    def packet_out(self, regions: Mapping[str, RegionSnapshot]) -> bytes | None:
+        """data_out holds the metadata followed by the packet."""
+        pkt = regions.get("pkt")
+        if pkt is None:
+            return None
+        meta = regions.get("pkt_meta")
+        return (meta.data if meta is not None else b"") + pkt.data
 
 
 XDP = XdpType("xdp", XDP_ACTIONS)

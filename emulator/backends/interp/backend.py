@@ -8,6 +8,7 @@ pc, call frames, the address space and the executed-instruction count.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from emulator.backends.interp import codegen, runtime
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
-from emulator.helpers.fib import EMPTY_FIB, FibTable
+from emulator.helpers.fib import FibTable
 from emulator.helpers.registry import HelperFaultError, HelperSpec
 from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
@@ -28,6 +29,7 @@ from emulator.map_memory import MapMemory
 from emulator.maps import Element, Map, MapError, MapSet, MapType, UnsupportedMapError
 from emulator.memory import (
     CODE_BASE,
+    CTX_BASE,
     AddressSpace,
     MemoryFaultError,
     Region,
@@ -86,7 +88,7 @@ class _Checkpoint:
     frames: tuple[tuple[int, int, int, int, int, int], ...]
     entries: tuple[int, ...]
     noutput: int
-    regions: tuple[tuple[Region, bytes], ...]
+    regions: tuple[tuple[str, bytes], ...]
     final: StopEvent | None
     status: str
     clock: int
@@ -94,6 +96,9 @@ class _Checkpoint:
     callbacks: tuple[_Callback, ...]
     program: Program
     tail_calls: int
+    packet: tuple[bytes, int, int, int] | None
+    ctx: dict[str, int] | None
+    world: tuple[MapSet, dict[int, tuple[Map, Element]], list[tuple[int, Element]], dict[str, object]]
 
 
 @dataclass
@@ -131,6 +136,7 @@ class InterpBackend:
         self.maps = MapSet(())
         self._mapmem = MapMemory(self.space, [])
         self._reservations: dict[int, tuple[Map, Element]] = {}
+        self._run_state: dict[str, object] = {}
         self._helpers = self._env.helpers_for("raw")
         self._clock = 0
         self._rng = random.Random(0)
@@ -202,6 +208,7 @@ class InterpBackend:
         self._setup = prog_type(prog.prog_type).setup(self.space, run)
         self._mapmem = MapMemory(self.space, self.maps.maps)
         self._reservations = {}
+        self._run_state = {}
         self._cur = prog
         self._use_caches(prog)
         self._tail_calls = 0
@@ -323,7 +330,12 @@ class InterpBackend:
 
     # -- checkpoints (reverse stepping) ---------------------------------------------------
     def checkpoint(self) -> _Checkpoint:
-        """Everything ``restore`` needs to put the machine back exactly here."""
+        """Everything ``restore`` needs to put the machine back exactly here: registers and
+        frames, stack and input memory, the packet (edges and bytes) and ctx fields, the
+        maps with every value a pointer may still reach, and the helpers' per-run state."""
+        packet = self._setup.packet
+        ctx = self._setup.ctx
+        world = copy.deepcopy((self.maps, self._reservations, self._mapmem.mapped(), self._run_state))
         return _Checkpoint(
             tuple(self.regs),
             self.pc,
@@ -331,7 +343,7 @@ class InterpBackend:
             tuple(self.frames),
             tuple(self._entries),
             len(self.output),
-            tuple((r, bytes(r.data)) for r in self.space),
+            tuple((r.name, bytes(r.data)) for r in self.space if r.kind in ("stack", "mem")),
             self._final,
             self._status,
             self._clock,
@@ -339,6 +351,9 @@ class InterpBackend:
             tuple(replace(cb) for cb in self.callbacks),
             self._cur,
             self._tail_calls,
+            packet.save() if packet is not None else None,
+            dict(ctx.values) if ctx is not None else None,
+            world,
         )
 
     def restore(self, cp: _Checkpoint) -> None:
@@ -347,14 +362,28 @@ class InterpBackend:
         self.frames[:] = cp.frames
         self._entries = list(cp.entries)
         del self.output[cp.noutput :]
-        live = {region.name for region, _ in cp.regions}
         for region in list(self.space):
-            if region.name not in live:
+            if region.kind in ("stack", "map", "map_value"):
                 self.space.remove(region.name)
-        for region, data in cp.regions:
-            if self.space.get(region.name) is None:
+        for name, data in cp.regions:
+            if name.startswith("stack["):
+                region = stack_frame_region(int(name[len("stack[") : -1]))
                 self.space.add(region)
+            else:
+                region = self.space.get(name) or self.space.add(
+                    Region(name, "mem", CTX_BASE, bytearray(data))
+                )
             region.data[:] = data
+        if cp.packet is not None and self._setup.packet is not None:
+            self._setup.packet.load(cp.packet)
+        if cp.ctx is not None and self._setup.ctx is not None:
+            self._setup.ctx.values.clear()
+            self._setup.ctx.values.update(cp.ctx)
+        maps, reservations, mapped, run_state = copy.deepcopy(cp.world)
+        self.maps, self._reservations, self._run_state = maps, reservations, run_state
+        self._mapmem = MapMemory(self.space, maps.maps)
+        for index, element in mapped:
+            self._mapmem.value_ptr(index, element)
         self._final, self._status = cp.final, cp.status
         self._clock = cp.clock
         self._rng.setstate(cp.rng)  # type: ignore[arg-type]
@@ -809,20 +838,12 @@ class _HelperContext:
 
     @property
     def run_state(self) -> dict[str, object]:
-        """Kept on the backend with the RunSetup it belongs to: every reset builds a new
-        RunSetup, so the first helper of a run starts from an empty state. (One
-        _HelperContext exists per helper id and outlives runs, so it cannot hold it.)"""
-        b = self._b
-        owner, state = getattr(b, "_helper_run_state", (None, {}))
-        if owner is not b._setup:
-            state = {}
-            setattr(b, "_helper_run_state", (b._setup, state))  # noqa: B010
-        return state
+        """Reset with every run and kept in checkpoints (the backend owns it)."""
+        return self._b._run_state
 
     @property
     def fib(self) -> FibTable:
-        fib = getattr(self._b._env, "fib", None)
-        return fib if isinstance(fib, FibTable) else EMPTY_FIB
+        return self._b._env.fib
 
     # maps ---------------------------------------------------------------------------------
     def map_at(self, addr: int) -> tuple[int, Map] | None:

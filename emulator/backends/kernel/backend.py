@@ -8,11 +8,12 @@ Where bpf() is refused the load reports that once, with the reason.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from types import MappingProxyType
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
-from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, possible_cpus, xdp_md
+from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, possible_cpus
 from emulator.diagnostics import Diagnostic
 from emulator.env import Environment, RunInput
 from emulator.maps import MapError, MapSet, MapType
@@ -90,6 +91,10 @@ class KernelBackend:
             return self._reject(f"the kernel verifier rejected {prog.name}: {reason}")
         except BpfError as err:
             return self._reject(f"bpf(BPF_PROG_LOAD) failed: {err}")
+        try:
+            self._fill_prog_arrays(env, kind)
+        except (BpfError, KeyError) as err:
+            return self._reject(f"cannot fill the program's prog_array maps: {err}")
         self._prog = prog
         return LoadReport(self.name, True)
 
@@ -113,6 +118,20 @@ class KernelBackend:
                 for key, value in spec.initial:
                     self._bpf.map_update(fd, key, value)
         return fds
+
+    def _fill_prog_arrays(self, env: Environment, kind: str) -> None:
+        """Load the programs a prog_array names (tail-call targets) and put them in their
+        slots, as libbpf does for ``.values = { [0] = &prog }``."""
+        assert self._bpf is not None
+        loaded: dict[str, int] = {}
+        for spec, fd in zip(env.maps, self._map_fds, strict=True):
+            for slot, name in spec.initial_programs:
+                if name not in loaded:
+                    target = next(p for p in env.programs if name in (p.name, p.section))
+                    loaded[name] = self._bpf.prog_load(
+                        target.encode(), kind, log_level=1, name=target.name[:15], fd_array=self._map_fds
+                    )
+                self._bpf.map_update(fd, slot.to_bytes(4, "little"), loaded[name].to_bytes(4, "little"))
 
     def _dump_maps(self) -> dict[str, list[dict[str, object]]]:
         """Kernel map contents in MapSet.dump()'s shape: read them into a mirror MapSet."""
@@ -149,7 +168,11 @@ class KernelBackend:
             return self._final
         assert self._bpf is not None and self._fd is not None
         packet = self._run.packet or b""
-        ctx = xdp_md(len(packet)) if prog.prog_type == "xdp" else b""
+        ctx = b""
+        if prog.prog_type == "xdp":
+            meta = self._run.meta
+            ctx = struct.pack("<IIIIII", len(meta), len(meta) + len(packet), 0, 0, 0, 0)
+            packet = meta + packet
         if prog.prog_type in ("tc", "socket") and self._run.ctx:
             ctx = _skb_ctx(dict(self._run.ctx))
         try:
@@ -167,9 +190,14 @@ class KernelBackend:
         retval = result.retval
         self._final = StopEvent(StopReason.EXIT, 0, 0, retval=retval)
         out = result.data_out
-        if prog.prog_type == "socket":
-            out = out[14:]  # the program saw the packet from its network header
         regions = {"pkt": RegionSnapshot("pkt", "pkt", PKT_BASE, out)}
+        if prog.prog_type == "socket":
+            regions["pkt"] = RegionSnapshot("pkt", "pkt", PKT_BASE, out[14:])  # seen from the L3 header
+        elif prog.prog_type == "xdp" and len(result.ctx_out) >= 8:
+            meta_len = struct.unpack_from("<I", result.ctx_out, 0)[0]  # ctx_out.data: the metadata length
+            regions["pkt"] = RegionSnapshot("pkt", "pkt", PKT_BASE, out[meta_len:])
+            if meta_len:
+                regions["pkt_meta"] = RegionSnapshot("pkt_meta", "pkt_meta", PKT_BASE, out[:meta_len])
         self._state = MachineState(
             0,
             (retval,) + (0,) * 10,

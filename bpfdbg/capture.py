@@ -67,3 +67,32 @@ def parse_hex_packet(text: str) -> bytes:
         raise CaptureError(
             f"--packet must be hex bytes like 'ffffffffffff0200...', got {text[:40]!r}"
         ) from None
+
+
+def read_map_entries(path: str | Path, object_name: str = "") -> tuple[tuple[str, bytes, bytes], ...]:
+    """Map entries to install before the first run, from JSON: ``{"map": [{"key": hex,
+    "value": hex}, ...]}`` (the ``bpfdbg run --json`` shape), or the same nested under object
+    file names (``{"xdp_firewall.o": {...}}``), of which ``object_name``'s is used."""
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CaptureError(f"cannot read map entries from {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CaptureError(f"{path}: expected a JSON object of map names")
+    if object_name in data and isinstance(data[object_name], dict):
+        data = data[object_name]
+    elif data and all(isinstance(v, dict) for v in data.values()):
+        return ()  # a file for several objects, with nothing for this one
+    entries = []
+    for name, rows in data.items():
+        if not isinstance(rows, list):
+            raise CaptureError(f'{path}: map {name!r} must list {{"key": hex, "value": hex}} entries')
+        for row in rows:
+            try:
+                entries.append((name, bytes.fromhex(row["key"]), bytes.fromhex(row["value"])))
+            except (KeyError, TypeError, ValueError):
+                raise CaptureError(f"{path}: map {name!r}: bad entry {row!r}; use hex strings") from None
+    return tuple(entries)

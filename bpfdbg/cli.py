@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bpfdbg import __version__
-from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture
+from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture, read_map_entries
 from bpfdbg.headless import RunRejected, result_json, run_once
 from emulator.backends.base import backend_names
 from emulator.bpfobject import BpfObject
@@ -102,6 +102,15 @@ def _packet_from_args(args: argparse.Namespace) -> bytes | None:
     return None
 
 
+def _map_entries(args: argparse.Namespace) -> tuple[tuple[str, bytes, bytes], ...]:
+    if not args.maps:
+        return ()
+    try:
+        return read_map_entries(args.maps, Path(args.prog).name)
+    except CaptureError as err:
+        raise CliError(str(err)) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     backends = args.backend or ["interp"]
     known = backend_names()
@@ -121,7 +130,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if packet is not None and prog.prog_type == "raw":
         raise CliError("--packet and --pcap need a program type with a packet; add --type xdp, tc or socket")
     try:
-        env = Environment.for_object(obj, budget=args.budget) if obj else Environment(budget=args.budget)
+        entries = _map_entries(args)
+        if obj:
+            env = Environment.for_object(obj, budget=args.budget, map_entries=entries)
+        else:
+            env = Environment(budget=args.budget)
         result = run_once(prog, mem, backends[0], env, packet=packet)
     except RunRejected as err:
         raise CliError(f"{args.prog} rejected by {backends[0]}: {err}") from None
@@ -190,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--packet-index", type=int, default=0, metavar="N", help="which packet of --pcap (from 0)"
     )
+    run.add_argument("--maps", metavar="JSON", help="map entries to install first ({map: [{key, value}]})")
     run.add_argument("--mem", metavar="HEX", help="input memory: r1 points at a copy, r2 is its length")
     run.add_argument("--backend", action="append", metavar="NAME", help="backend (default interp)")
     run.add_argument(

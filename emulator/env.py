@@ -52,13 +52,17 @@ class Environment:
     ncpus: int = 2
     maps: tuple[MapSpec, ...] = ()  # the object's maps; lddw MAP_IDX indexes this
     programs: tuple[Program, ...] = ()  # the object's programs, for tail calls
+    btf: object | None = None  # the object's BTF (emulator.elf.btf.Btf), for the kernel's func_info
+    map_entries: tuple[tuple[str, bytes, bytes], ...] = ()
+    """(map name, key, value) that user space puts in the maps after loading, before the
+    first run (what a loader would do with bpf_map_update_elem)."""
     fib: FibTable = field(default_factory=lambda: _empty_fib())
     """What bpf_fib_lookup sees (default: the loopback device only, forwarding off)."""
 
     @classmethod
     def for_object(cls, obj: BpfObject, **settings: object) -> Environment:
         """The world of one loaded object: its maps and its programs."""
-        return cls(maps=tuple(obj.maps), programs=tuple(obj.programs), **settings)  # type: ignore[arg-type]
+        return cls(maps=tuple(obj.maps), programs=tuple(obj.programs), btf=obj.btf, **settings)  # type: ignore[arg-type]
 
     def helpers_for(self, prog_type: str) -> HelperTable:
         if self.helpers is not None:

@@ -7,6 +7,7 @@ buffer, so a program's writes through the pointer land in the map, as in the ker
 
 from __future__ import annotations
 
+from emulator.helpers.redirect import RedirectTarget
 from emulator.helpers.registry import HelperContext, HelperFaultError, HelperImpl
 from emulator.maps import Map, MapType
 from emulator.memory import MemoryFaultError
@@ -186,7 +187,44 @@ def perf_event_output(ctx: HelperContext, _ctx: int, map_ptr: int, flags: int, d
     return _err(m.output(payload, flags, ctx.cpu))  # type: ignore[attr-defined]
 
 
+BPF_F_ACTION_MASK = 0x3  # XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX: the fallback verdict
+BPF_F_BROADCAST = 1 << 3
+BPF_F_EXCLUDE_INGRESS = 1 << 4
+XDP_ABORTED, XDP_REDIRECT = 0, 4
+_REDIRECT_MAPS = (MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP)
+
+
+def redirect_map(ctx: HelperContext, map_ptr: int, key: int, flags: int, *_: int) -> int:
+    """bpf_redirect_map(map, key, flags): XDP_REDIRECT through a devmap/cpumap/xskmap slot;
+    an empty slot returns the fallback verdict in the low two bits of ``flags``; flags the
+    map type does not know give XDP_ABORTED (as __bpf_xdp_redirect_map)."""
+    if ctx.prog_type != "xdp":
+        raise HelperFaultError(
+            f"program of this type cannot use helper bpf_redirect_map#51 ({ctx.prog_type})"
+        )
+    _index, m = _map(ctx, "bpf_redirect_map", map_ptr)
+    if m.type not in _REDIRECT_MAPS:
+        raise HelperFaultError(
+            f"bpf_redirect_map: map {m.name} is a {m.type.label}, not a devmap, cpumap or xskmap"
+        )
+    flags &= _M64
+    allowed = BPF_F_ACTION_MASK
+    if m.type in (MapType.DEVMAP, MapType.DEVMAP_HASH):
+        allowed |= BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS
+    if flags & ~allowed:
+        return XDP_ABORTED
+    if flags & BPF_F_BROADCAST:
+        ctx.run_state["redirect"] = RedirectTarget("bpf_redirect_map", 0, flags)
+        return XDP_REDIRECT
+    target = m.target(key & 0xFFFFFFFF)  # type: ignore[attr-defined]
+    if target is None:
+        return flags & BPF_F_ACTION_MASK
+    ctx.run_state["redirect"] = RedirectTarget("bpf_redirect_map", target, 0)
+    return XDP_REDIRECT
+
+
 MAP_HELPERS: dict[str, HelperImpl] = {
+    "bpf_redirect_map": redirect_map,
     "bpf_map_lookup_elem": map_lookup_elem,
     "bpf_map_update_elem": map_update_elem,
     "bpf_map_delete_elem": map_delete_elem,

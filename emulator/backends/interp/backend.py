@@ -26,7 +26,7 @@ from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.map_memory import MapMemory
-from emulator.maps import Element, Map, MapError, MapSet, MapType, UnsupportedMapError
+from emulator.maps import Element, Map, MapError, MapSet, MapType, UnsupportedMapError, errno_name
 from emulator.memory import (
     CODE_BASE,
     CTX_BASE,
@@ -185,7 +185,12 @@ class InterpBackend:
         maps: MapSet | None = None
         try:
             maps = MapSet(env.maps, env.ncpus, rng=random.Random(env.seed))
-        except (MapError, UnsupportedMapError) as err:
+            for name, key, value in env.map_entries:
+                err = maps[name].update(key, value, 0)
+                if err:
+                    diags.append(Diagnostic(0, "map", f"map {name}: cannot add entry {key.hex()}: "
+                                            f"{errno_name(err)}"))  # fmt: skip
+        except (MapError, UnsupportedMapError, KeyError) as err:
             diags.append(Diagnostic(0, "map", f"cannot create the program's maps: {err}"))
         report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags), tuple(diags))
         if report.ok:

@@ -82,7 +82,12 @@ class KernelBackend:
             return self._reject(f"cannot create the program's maps in the kernel: {err}")
         try:
             self._fd = self._bpf.prog_load(
-                prog.encode(), kind, log_level=1, name=prog.name[:15], fd_array=self._map_fds or None
+                prog.encode(),
+                kind,
+                log_level=1,
+                name=prog.name[:15],
+                fd_array=self._map_fds or None,
+                **self._btf_args(env, prog),
             )
         except VerifierError as err:
             self.verifier_log = err.log
@@ -117,7 +122,27 @@ class KernelBackend:
             elif spec.type is not MapType.PROG_ARRAY:
                 for key, value in spec.initial:
                     self._bpf.map_update(fd, key, value)
+        names = {spec.name: fd for spec, fd in zip(env.maps, fds, strict=True)}
+        for name, key, value in env.map_entries:
+            if name not in names:
+                raise MapError(f"no map {name!r} to add entries to")
+            self._bpf.map_update(names[name], key, value)
         return fds
+
+    def _btf_args(self, env: Environment, prog: Program) -> dict[str, object]:
+        """BTF and func_info when the program calls back into itself (the kernel insists)."""
+        assert self._bpf is not None
+        if env.btf is None or not any(
+            i is not None and i.info is not None and i.info.form.name == "LDDW" and i.info.variant == 4
+            for i in prog.insns
+        ):
+            return {}
+        from emulator.elf import encode_btf, func_info
+
+        records = func_info(env.btf, prog)  # type: ignore[arg-type]
+        if not records:
+            return {}
+        return {"btf_fd": self._bpf.btf_load(encode_btf(env.btf)), "func_info": records}  # type: ignore[arg-type]
 
     def _fill_prog_arrays(self, env: Environment, kind: str) -> None:
         """Load the programs a prog_array names (tail-call targets) and put them in their

@@ -25,6 +25,7 @@ BPF_MAP_DELETE_ELEM = 3
 BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_LOAD = 5
 BPF_PROG_TEST_RUN = 10
+BPF_BTF_LOAD = 18
 BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
 
 PROG_TYPES = {"socket_filter": 1, "sched_cls": 3, "xdp": 6}
@@ -88,6 +89,8 @@ class Bpf:
         log_level: int = 1,
         name: str = "bpfdbg",
         fd_array: list[int] | None = None,
+        btf_fd: int = 0,
+        func_info: list[tuple[int, int]] | None = None,
     ) -> int:
         """Load raw instruction slots; returns the program fd or raises VerifierError.
 
@@ -109,6 +112,11 @@ class Bpf:
         if fd_array:
             fds = (ctypes.c_int * len(fd_array))(*fd_array)  # kept alive until the call returns
             struct.pack_into("<Q", attr, 120, ctypes.addressof(fds))
+        records = None
+        if btf_fd and func_info:  # callbacks (bpf_loop, for_each_map_elem) need BTF func_info
+            flat = [v for pc_type in func_info for v in pc_type]
+            records = (ctypes.c_uint32 * len(flat))(*flat)
+            struct.pack_into("<IIQI", attr, 72, btf_fd, 8, ctypes.addressof(records), len(func_info))
         try:
             fd = self._call(BPF_PROG_LOAD, attr)
         except BpfError as err:
@@ -116,6 +124,23 @@ class Bpf:
             if text or err.errno in (errno_mod.EACCES, errno_mod.EINVAL):
                 raise VerifierError(err.errno or 0, text) from None
             raise
+        self._fds.append(fd)
+        return fd
+
+    def btf_load(self, blob: bytes) -> int:
+        """BPF_BTF_LOAD: the object's BTF, for programs that need func_info."""
+        data = ctypes.create_string_buffer(blob, len(blob))
+        log = ctypes.create_string_buffer(1 << 16)
+        attr = ctypes.create_string_buffer(32)
+        struct.pack_into(
+            "<QQIII", attr, 0, ctypes.addressof(data), ctypes.addressof(log), len(blob), len(log), 1
+        )
+        try:
+            fd = self._call(BPF_BTF_LOAD, attr)
+        except BpfError as err:
+            raise BpfError(
+                err.errno or 0, f"BTF rejected: {log.value.decode(errors='replace')[-300:]}"
+            ) from None
         self._fds.append(fd)
         return fd
 

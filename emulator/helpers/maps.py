@@ -223,7 +223,38 @@ def redirect_map(ctx: HelperContext, map_ptr: int, key: int, flags: int, *_: int
     return XDP_REDIRECT
 
 
+def _lock_word(ctx: HelperContext, helper: str, addr: int) -> int:
+    region = ctx.space.find(addr)
+    if region is None or region.kind != "map_value" or addr + 4 > region.end:
+        raise HelperFaultError(
+            f"{helper}: {ctx.space.describe(addr)} is not a struct bpf_spin_lock inside a map value"
+        )
+    return addr
+
+
+def spin_lock(ctx: HelperContext, lock: int, *_: int) -> int:
+    """bpf_spin_lock: one CPU runs at a time here, so taking a lock never waits; taking one
+    this run already holds would deadlock in the kernel (the verifier forbids it)."""
+    held = ctx.run_state.setdefault("spin_locks", set())
+    assert isinstance(held, set)
+    if held:
+        raise HelperFaultError("bpf_spin_lock: a spin lock is already held (only one at a time)")
+    held.add(_lock_word(ctx, "bpf_spin_lock", lock))
+    return 0
+
+
+def spin_unlock(ctx: HelperContext, lock: int, *_: int) -> int:
+    held = ctx.run_state.setdefault("spin_locks", set())
+    assert isinstance(held, set)
+    if _lock_word(ctx, "bpf_spin_unlock", lock) not in held:
+        raise HelperFaultError("bpf_spin_unlock: this lock is not held")
+    held.discard(lock)
+    return 0
+
+
 MAP_HELPERS: dict[str, HelperImpl] = {
+    "bpf_spin_lock": spin_lock,
+    "bpf_spin_unlock": spin_unlock,
     "bpf_redirect_map": redirect_map,
     "bpf_map_lookup_elem": map_lookup_elem,
     "bpf_map_update_elem": map_update_elem,

@@ -164,7 +164,8 @@ class InterpBackend:
             if insn.info.form is Form.CALL and insn.info.variant == CallKind.HELPER:
                 hid = insn.imm & 0xFFFFFFFF
                 spec = helpers.get(hid)
-                if spec is None or spec.impl is None:
+                control = hid in codegen.CONTROL_HELPERS and prog.prog_type != "raw"
+                if (spec is None or spec.impl is None) and not control:
                     known = f"{spec.name}#{hid}" if spec else f"#{hid}"
                     diags.append(
                         Diagnostic(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from emulator.errors import EmulatorError
@@ -83,13 +83,14 @@ class Region:
     handler: RegionHandler | None = None
     vsize: int = 0
 
-    @property
-    def size(self) -> int:
-        return self.vsize if self.handler is not None else len(self.data)
+    size: int = field(init=False)
+    end: int = field(init=False)
 
-    @property
-    def end(self) -> int:
-        return self.base + self.size
+    def __post_init__(self) -> None:
+        # computed once: the bytes behind a region never change length, and region_for
+        # reads ``end`` on every slow-path access
+        self.size = self.vsize if self.handler is not None else len(self.data)
+        self.end = self.base + self.size
 
     def contents(self) -> bytes:
         return self.handler.snapshot() if self.handler is not None else bytes(self.data)
@@ -123,10 +124,10 @@ class AddressSpace:
     def add(self, region: Region) -> Region:
         if region.name in self._by_name:
             raise ValueError(f"region {region.name!r} already exists")
-        for other in self._regions:
+        i = bisect.bisect(self._bases, region.base)
+        for other in self._regions[max(i - 1, 0) : i + 1]:  # sorted: only neighbours can overlap
             if region.base < other.end and other.base < region.end:
                 raise ValueError(f"region {region.name!r} overlaps {other.name!r}")
-        i = bisect.bisect(self._bases, region.base)
         self._regions.insert(i, region)
         self._bases.insert(i, region.base)
         self._by_name[region.name] = region

@@ -16,7 +16,7 @@ from pathlib import Path
 from bpfdbg import __version__
 from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture, read_map_entries
 from bpfdbg.headless import RunRejected, result_json, run_once
-from emulator.backends.base import backend_names
+from emulator.backends.base import backend_names, create
 from emulator.bpfobject import BpfObject
 from emulator.elf import load_object
 from emulator.env import DEFAULT_BUDGET, Environment
@@ -146,7 +146,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if result.reason is StopReason.EXIT:
             assert result.retval is not None
             action = f" {result.action}" if result.action else ""
-            print(f"r0 = {result.retval:#x} ({result.retval}){action}, {result.insns} instructions")
+            counted = f", {result.insns} instructions" if create(result.backend).capabilities.can_step else ""
+            print(f"r0 = {result.retval:#x} ({result.retval}){action}{counted}")
+            if packet is not None and result.packet_out is not None and result.packet_out != packet:
+                size = f"{len(result.packet_out)} bytes, was {len(packet)}"
+                print(f"packet out ({size}): {result.packet_out.hex()}")
         elif result.fault is not None:
             print(f"{result.fault} ({result.insns} instructions executed)")
         else:

@@ -43,7 +43,9 @@ def run_once(
     machine = create(backend)
     report = machine.load(prog, env or Environment())
     if not report.ok:
-        raise RunRejected("; ".join(str(d) for d in report.errors))
+        errors = [str(d) for d in report.errors]
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise RunRejected("; ".join(errors[:3]) + more)
     machine.reset(RunInput(mem=mem, budget=budget, packet=packet))
     stop = machine.run(StopCondition())
     state = machine.state()

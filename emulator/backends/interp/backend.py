@@ -187,10 +187,10 @@ class InterpBackend:
         try:
             maps = MapSet(env.maps, env.ncpus, rng=random.Random(env.seed))
             for name, key, value in env.map_entries:
-                err = maps[name].update(key, value, 0)
-                if err:
-                    diags.append(Diagnostic(0, "map", f"map {name}: cannot add entry {key.hex()}: "
-                                            f"{errno_name(err)}"))  # fmt: skip
+                code = maps[name].update(key, value, 0)
+                if code:
+                    why = f"map {name}: cannot add entry {key.hex()}: {errno_name(code)}"
+                    diags.append(Diagnostic(0, "map", why))
         except (MapError, UnsupportedMapError, KeyError) as err:
             diags.append(Diagnostic(0, "map", f"cannot create the program's maps: {err}"))
         report = LoadReport(self.name, not any(d.severity is Severity.ERROR for d in diags), tuple(diags))

@@ -16,6 +16,8 @@ from emulator.backends.base import BackendError, Capabilities, LoadReport, Nativ
 from emulator.backends.kernel.syscall import Bpf, BpfError, VerifierError, available, possible_cpus
 from emulator.diagnostics import Diagnostic
 from emulator.env import Environment, RunInput
+from emulator.isa.fields import PseudoSrc
+from emulator.isa.table import Form
 from emulator.maps import MapError, MapSet, MapType
 from emulator.memory import PKT_BASE
 from emulator.program import Program
@@ -81,13 +83,15 @@ class KernelBackend:
         except (BpfError, MapError) as err:
             return self._reject(f"cannot create the program's maps in the kernel: {err}")
         try:
+            btf_fd, func_info = self._btf_args(env, prog)
             self._fd = self._bpf.prog_load(
                 prog.encode(),
                 kind,
                 log_level=1,
                 name=prog.name[:15],
                 fd_array=self._map_fds or None,
-                **self._btf_args(env, prog),
+                btf_fd=btf_fd,
+                func_info=func_info,
             )
         except VerifierError as err:
             self.verifier_log = err.log
@@ -129,20 +133,25 @@ class KernelBackend:
             self._bpf.map_update(names[name], key, value)
         return fds
 
-    def _btf_args(self, env: Environment, prog: Program) -> dict[str, object]:
-        """BTF and func_info when the program calls back into itself (the kernel insists)."""
+    def _btf_args(self, env: Environment, prog: Program) -> tuple[int, list[tuple[int, int]] | None]:
+        """(btf_fd, func_info) when the program calls back into itself (the kernel insists
+        on BTF func_info for callbacks), else (0, None)."""
         assert self._bpf is not None
-        if env.btf is None or not any(
-            i is not None and i.info is not None and i.info.form.name == "LDDW" and i.info.variant == 4
+        callbacks = any(
+            i is not None
+            and i.info is not None
+            and i.info.form is Form.LDDW
+            and i.info.variant == PseudoSrc.FUNC
             for i in prog.insns
-        ):
-            return {}
+        )
+        if env.btf is None or not callbacks:
+            return 0, None
         from emulator.elf import encode_btf, func_info
 
         records = func_info(env.btf, prog)  # type: ignore[arg-type]
         if not records:
-            return {}
-        return {"btf_fd": self._bpf.btf_load(encode_btf(env.btf)), "func_info": records}  # type: ignore[arg-type]
+            return 0, None
+        return self._bpf.btf_load(encode_btf(env.btf)), records  # type: ignore[arg-type]
 
     def _fill_prog_arrays(self, env: Environment, kind: str) -> None:
         """Load the programs a prog_array names (tail-call targets) and put them in their

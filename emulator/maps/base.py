@@ -283,6 +283,17 @@ class Map:
             return -errno.EINVAL
         return 0
 
+    def _user_slot(self, key: bytes | None, flags: int, cpu: int | None) -> int:
+        """The shared start of update/delete on maps that only user space writes (device,
+        CPU, socket, program and event arrays): the slot index, or a negative errno (a
+        program's call, or a write the map refuses)."""
+        if cpu is not None:
+            return -errno.EINVAL
+        err = self._user_write_check(flags)
+        if err:
+            return err
+        return int.from_bytes(self._check_key(key), "little")
+
     def _user_read_check(self, flags: int) -> int:
         if flags & ~BPF_F_LOCK:
             return -errno.EINVAL

@@ -77,13 +77,10 @@ class _Slots(Map):
             self._slots[index] = Element(key, bytearray(value), self._new_id())
 
     def delete(self, key: bytes | None, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(0)
-        if err:
-            return err
+        index = self._user_slot(key, 0, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         if index >= self.max_entries:
             return -errno.EINVAL
         self._slots.pop(index, None)  # deleting an empty slot is fine
@@ -113,13 +110,10 @@ class DevMap(_Slots):
         self.valid_ifindex: Callable[[int], bool] = lambda ifindex: True
 
     def update(self, key: bytes | None, value: bytes, flags: int = 0, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(flags)
-        if err:
-            return err
+        index = self._user_slot(key, flags, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         value = self._check_value(value)
         if flags > BPF_EXIST:
             return -errno.EINVAL
@@ -226,13 +220,10 @@ class CpuMap(_Slots):
             raise MapCreateError(spec, -errno.E2BIG, f"a cpumap has at most NR_CPUS ({NR_CPUS}) entries")
 
     def update(self, key: bytes | None, value: bytes, flags: int = 0, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(flags)
-        if err:
-            return err
+        index = self._user_slot(key, flags, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         value = self._check_value(value)
         if flags > BPF_EXIST:
             return -errno.EINVAL
@@ -253,13 +244,10 @@ class XskMap(_Slots):
     """BPF_MAP_TYPE_XSKMAP."""
 
     def update(self, key: bytes | None, value: bytes, flags: int = 0, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(flags)
-        if err:
-            return err
+        index = self._user_slot(key, flags, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         value = self._check_value(value)
         if flags > BPF_EXIST:
             return -errno.EINVAL

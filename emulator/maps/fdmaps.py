@@ -132,13 +132,10 @@ class _SlotArray(Map):
         return 0
 
     def delete(self, key: bytes | None, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(0)
-        if err:
-            return err
+        index = self._user_slot(key, 0, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         if index >= self.max_entries:
             return -errno.E2BIG
         return 0 if self._slots.pop(index, None) is not None else -errno.ENOENT

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 
 from emulator.maps.array import array_next_key
-from emulator.maps.base import ENOTSUPP, Element, Map, MapError, MapOpError, u32
+from emulator.maps.base import ENOTSUPP, Element, Map, MapError, MapOpError
 from emulator.maps.fdmaps import validate_fd_array
 from emulator.maps.spec import BPF_ANY, MapSpec
 
@@ -70,13 +70,10 @@ class PerfEventArrayMap(Map):
     def update(self, key: bytes | None, value: bytes, flags: int = 0, cpu: int | None = None) -> int:
         """Storing an event fd at ``key``: the event then counts on CPU ``key`` (how
         perf_buffer sets the map up). Programs cannot update this map (-EINVAL)."""
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(flags)
-        if err:
-            return err
+        index = self._user_slot(key, flags, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         self._check_value(value)
         if flags != BPF_ANY:
             return -errno.EINVAL
@@ -86,13 +83,10 @@ class PerfEventArrayMap(Map):
         return 0
 
     def delete(self, key: bytes | None, cpu: int | None = None) -> int:
-        if cpu is not None:
-            return -errno.EINVAL
-        err = self._user_write_check(0)
-        if err:
-            return err
+        index = self._user_slot(key, 0, cpu)
+        if index < 0:
+            return index
         key = self._check_key(key)
-        index = u32(key)
         if index >= self.max_entries:
             return -errno.E2BIG
         return 0 if self.events.pop(index, None) is not None else -errno.ENOENT

@@ -37,10 +37,11 @@ def read_capture(path: str | Path) -> list[CapturedPacket]:
     if len(raw) < 4:
         raise CaptureError(f"{path} is not a pcap or pcapng capture (only {len(raw)} bytes)")
     try:
+        stream = io.BytesIO(raw)
         if raw[:4] == b"\x0a\x0d\x0d\x0a":
-            reader: dpkt.pcap.Reader | dpkt.pcapng.Reader = dpkt.pcapng.Reader(io.BytesIO(raw))
+            reader: dpkt.pcap.Reader | dpkt.pcapng.Reader = dpkt.pcapng.Reader(stream)
         else:
-            reader = dpkt.pcap.Reader(io.BytesIO(raw))
+            reader = dpkt.pcap.Reader(stream)
     except (ValueError, dpkt.dpkt.Error) as err:
         raise CaptureError(f"{path} is not a pcap or pcapng capture ({err}); write one with "
                            "tcpdump -w or Wireshark") from None  # fmt: skip
@@ -52,10 +53,34 @@ def read_capture(path: str | Path) -> list[CapturedPacket]:
     try:
         for ts, data in reader:
             packets.append(CapturedPacket(len(packets), bytes(data), float(ts)))
+        damaged = _check_pcap_records(raw, len(packets)) if raw[:4] != b"\x0a\x0d\x0d\x0a" else None
+        if damaged is not None:
+            del packets[damaged[0] :]
+            raise ValueError(damaged[1])
     except (ValueError, dpkt.dpkt.Error, struct.error) as err:
         raise CaptureError(f"{path}: record {len(packets)} is damaged ({err}); "
                            f"the {len(packets)} packets before it are readable") from None  # fmt: skip
     return packets
+
+
+def _check_pcap_records(raw: bytes, count: int) -> tuple[int, str] | None:
+    """dpkt hands back a record cut short by the end of the file as a shorter packet;
+    walk the record headers (16 bytes: seconds, fraction, captured length, wire length)
+    so that a truncated capture is reported instead of silently altered. Returns the first
+    damaged record's index and what is wrong with it."""
+    order = "<" if raw[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    pos = 24
+    for index in range(count):
+        if pos + 16 > len(raw):
+            return index, "its header is cut short"
+        caplen = struct.unpack_from(order + "I", raw, pos + 8)[0]
+        if pos + 16 + caplen > len(raw):
+            return (
+                index,
+                f"it should hold {caplen} bytes but the file ends {pos + 16 + caplen - len(raw)} bytes early",
+            )
+        pos += 16 + caplen
+    return None
 
 
 def parse_hex_packet(text: str) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 from bpfdbg import __version__
 from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture, read_map_entries
 from bpfdbg.headless import RunRejected, result_json, run_once
+from bpfdbg.packets import LAYERS, PacketSpecError, build_packet
 from emulator.backends.base import backend_names, create
 from emulator.bpfobject import BpfObject
 from emulator.elf import load_object
@@ -87,6 +88,8 @@ def _packet_from_args(args: argparse.Namespace) -> bytes | None:
         raise CliError("give either --packet HEX or --pcap FILE, not both")
     try:
         if args.packet:
+            if any(ch in args.packet for ch in "/(") or args.packet.strip() in LAYERS:
+                return build_packet(args.packet)
             return parse_hex_packet(args.packet)
         if args.pcap:
             packets = read_capture(args.pcap)
@@ -97,7 +100,7 @@ def _packet_from_args(args: argparse.Namespace) -> bytes | None:
                 raise CliError(f"--packet-index {index} is out of range: {args.pcap} has "
                                f"{len(packets)} packets (0-{len(packets) - 1})")  # fmt: skip
             return packets[index].data
-    except CaptureError as err:
+    except (CaptureError, PacketSpecError) as err:
         raise CliError(str(err)) from None
     return None
 
@@ -202,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--raw", action="store_true", help="PROG is a file of 8-byte instruction slots")
     run.add_argument("--type", choices=sorted(PROG_TYPES), help="program type (raw programs default to raw)")
-    run.add_argument("--packet", metavar="HEX", help="the packet (Ethernet frame) to run on")
+    run.add_argument(
+        "--packet", metavar="HEX", help="the frame: hex, or built like 'eth/ipv4(dst=10.0.0.1)/tcp(dport=80)'"
+    )
     run.add_argument("--pcap", metavar="FILE", help="take the packet from a pcap/pcapng capture")
     run.add_argument(
         "--packet-index", type=int, default=0, metavar="N", help="which packet of --pcap (from 0)"

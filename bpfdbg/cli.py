@@ -172,6 +172,9 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
         raise CliError(f"{directory} is not a directory of bpf_conformance .data files")
     if args.backend not in backend_names():
         raise CliError(f"unknown backend {args.backend!r}; available: {', '.join(backend_names())}")
+    if not create(args.backend).capabilities.raw_programs:
+        raise CliError(f"the {args.backend} backend cannot run conformance tests: they are raw programs "
+                       "(r1 = a memory buffer), which it has no program type for")  # fmt: skip
     results = []
     for path in data_files(directory, args.include, args.exclude):
         case = run_case(path, args.backend)

@@ -22,6 +22,7 @@ class Capabilities:
     can_step: bool = True  # kernel: False (end-state oracle only)
     has_native_view: bool = False  # host-jit, nic
     checkpointable: bool = False  # cheap save/restore for reverse stepping
+    raw_programs: bool = True  # runs the raw convention (r1 = memory), as the conformance suite needs
 
 
 @dataclass(frozen=True, slots=True)

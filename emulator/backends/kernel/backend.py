@@ -51,7 +51,9 @@ _SKB_CTX_SIZE = 192
 
 class KernelBackend:
     name = "kernel"
-    capabilities = Capabilities(can_step=False, has_native_view=False, checkpointable=False)
+    capabilities = Capabilities(
+        can_step=False, has_native_view=False, checkpointable=False, raw_programs=False
+    )
 
     def __init__(self) -> None:
         self._bpf: Bpf | None = None

@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpfdbg",
         description="An interactive debugger for eBPF programs.",
+        epilog="example: bpfdbg run sample_progs/xdp_firewall.o --pcap sample_progs/pcaps/xdp_firewall.pcap "
+        "--packet-index 1 --maps sample_progs/initial_maps.json",
     )
     parser.add_argument("--version", action="version", version=f"bpfdbg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -192,12 +192,9 @@ class PercpuArrayMap(ArrayMap):
             return err
         index = self._index(key)
         values = self._percpu_values(value)
-        if flags > BPF_EXIST:
-            return -errno.EINVAL
-        if index >= self.max_entries:
-            return -errno.E2BIG
-        if flags == BPF_NOEXIST:
-            return -errno.EEXIST
+        err = self._array_slot_check(index, flags)
+        if err:
+            return err
         for c, slot in enumerate(values):
             self._put_slot(self.element(index, c), slot)
         return 0

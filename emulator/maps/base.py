@@ -24,7 +24,9 @@ from typing import ClassVar
 
 from emulator.errors import EmulatorError
 from emulator.maps.spec import (
+    BPF_EXIST,
     BPF_F_LOCK,
+    BPF_NOEXIST,
     F_RDONLY,
     F_RDONLY_PROG,
     F_WRONLY,
@@ -293,6 +295,17 @@ class Map:
         if err:
             return err
         return int.from_bytes(self._check_key(key), "little")
+
+    def _array_slot_check(self, index: int, flags: int) -> int:
+        """array_map_update_elem's order for slot-indexed maps where every slot exists:
+        unknown flags -EINVAL, index past the end -E2BIG, BPF_NOEXIST -EEXIST."""
+        if flags > BPF_EXIST:
+            return -errno.EINVAL
+        if index >= self.max_entries:
+            return -errno.E2BIG
+        if flags == BPF_NOEXIST:
+            return -errno.EEXIST
+        return 0
 
     def _user_read_check(self, flags: int) -> int:
         if flags & ~BPF_F_LOCK:

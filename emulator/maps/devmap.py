@@ -115,12 +115,9 @@ class DevMap(_Slots):
             return index
         key = self._check_key(key)
         value = self._check_value(value)
-        if flags > BPF_EXIST:
-            return -errno.EINVAL
-        if index >= self.max_entries:
-            return -errno.E2BIG
-        if flags == BPF_NOEXIST:
-            return -errno.EEXIST
+        err = self._array_slot_check(index, flags)
+        if err:
+            return err
         ifindex = u32(value)
         prog = u32(value[4:]) if len(value) == 8 else 0
         if ifindex == 0:
@@ -225,12 +222,9 @@ class CpuMap(_Slots):
             return index
         key = self._check_key(key)
         value = self._check_value(value)
-        if flags > BPF_EXIST:
-            return -errno.EINVAL
-        if index >= self.max_entries:
-            return -errno.E2BIG
-        if flags == BPF_NOEXIST:
-            return -errno.EEXIST
+        err = self._array_slot_check(index, flags)
+        if err:
+            return err
         qsize = u32(value)
         if qsize > CPUMAP_MAX_QSIZE:
             return -errno.EOVERFLOW

@@ -96,6 +96,7 @@ class _Checkpoint:
     callbacks: tuple[_Callback, ...]
     program: Program
     tail_calls: int
+    tail_chain: tuple[tuple[str, int], ...]
     packet: tuple[bytes, int, int, int] | None
     ctx: dict[str, int] | None
     world: tuple[MapSet, dict[int, tuple[Map, Element]], list[tuple[int, Element]], dict[str, object]]
@@ -122,6 +123,7 @@ class InterpBackend:
         self._cur = Program(())
         self._tail_calls = 0
         self._switch_to: tuple[Program, int] | None = None
+        self._tail_chain: list[tuple[str, int]] = []  # (program, pc of its tail call)
         self._interrupt = threading.Event()
         # machine state (public names are what generated code reads)
         self.regs: list[int] = [0] * 11
@@ -219,6 +221,7 @@ class InterpBackend:
         self._use_caches(prog)
         self._tail_calls = 0
         self._switch_to = None
+        self._tail_chain = []
         self._clock = self._env.clock_ns
         self._rng = random.Random(self._env.seed)
         self._cpu = run.cpu
@@ -334,6 +337,54 @@ class InterpBackend:
     def interrupt(self) -> None:
         self._interrupt.set()
 
+    # -- debugger access (what a front end reads and edits at a stop) ----------------------
+    def read_memory(self, addr: int, size: int) -> bytes:
+        """``size`` bytes at ``addr``, checked like a program access (MemoryFaultError says
+        why not: "read of 4 bytes at pkt+62, packet is 60 bytes")."""
+        return self.space.read(addr, size)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        self.space.write(addr, data)
+
+    def set_register(self, reg: int, value: int) -> None:
+        if not 0 <= reg <= 10:
+            raise BackendError(f"no register r{reg}")
+        self.regs[reg] = value & _M64
+
+    def pointer_kind(self, value: int) -> str | None:
+        """What ``value`` points at, in the verifier's words (``ctx``, ``pkt+14``,
+        ``pkt_end``, ``fp-8``, ``map_value(counters)+4``, ``map_ptr(counters)``), or None
+        for a scalar. One past the end of the packet is ``pkt_end``, as the verifier says."""
+        region = self.space.find(value)
+        if region is not None:
+            return region.describe(value)
+        for region in self.space:
+            if value == region.end and value != region.base:
+                if region.kind == "pkt":
+                    return "pkt_end"
+                if region.anchor_end:
+                    return region.describe(value)
+        return None
+
+    def position(self) -> tuple[int, int, int, str]:
+        """(pc, instructions executed, call depth, program): cheaper than ``state()``."""
+        return self.pc, self.insns, len(self._entries) - 1, self._cur.name
+
+    def registers(self) -> tuple[int, ...]:
+        return tuple(self.regs)
+
+    def tail_chain(self) -> tuple[tuple[str, int], ...]:
+        """The tail calls of this run so far: (program that called, pc of its call)."""
+        return tuple(self._tail_chain)
+
+    def map_set(self) -> MapSet:
+        """The maps as this machine has them now (edits show up in the next instruction)."""
+        return self.maps
+
+    def ctx_handler(self) -> object | None:
+        """The context of this run (field values by name), for ``$ctx->field``."""
+        return self._setup.ctx
+
     # -- checkpoints (reverse stepping) ---------------------------------------------------
     def checkpoint(self) -> _Checkpoint:
         """Everything ``restore`` needs to put the machine back exactly here: registers and
@@ -357,10 +408,22 @@ class InterpBackend:
             tuple(replace(cb) for cb in self.callbacks),
             self._cur,
             self._tail_calls,
+            tuple(self._tail_chain),
             packet.save() if packet is not None else None,
             dict(ctx.values) if ctx is not None else None,
             world,
         )
+
+    @staticmethod
+    def checkpoint_bytes(cp: _Checkpoint) -> int:
+        """About how much memory a checkpoint holds (what the history's bound counts)."""
+        size = 512 + sum(len(data) for _, data in cp.regions)
+        if cp.packet is not None:
+            size += len(cp.packet[0])
+        for m in cp.world[0].maps:
+            for element in m.elements():
+                size += 96 + len(element.key) + len(element.data) * max(1, m.ncpus if m.percpu else 1)
+        return size
 
     def restore(self, cp: _Checkpoint) -> None:
         self.regs[:] = cp.regs
@@ -397,6 +460,7 @@ class InterpBackend:
         self._cur = cp.program
         self._use_caches(cp.program)
         self._tail_calls = cp.tail_calls
+        self._tail_chain = list(cp.tail_chain)
 
     # -- internals ------------------------------------------------------------------------
     def _require(self) -> Program:
@@ -583,6 +647,7 @@ class InterpBackend:
         target = self._program_named(ref)
         self._tail_calls += 1
         self._switch_to = (target, regs[1])
+        self._tail_chain.append((self._cur.name, pc))
         return None
 
     def _program_named(self, ref: object) -> Program:

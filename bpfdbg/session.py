@@ -239,6 +239,17 @@ class Session:
             self.input_packet = None
         self._publish(StateChanged("program"))
 
+    def reset_maps(self) -> None:
+        """Maps back to their state after loading (initial contents and --maps entries):
+        the program is loaded afresh, so the current run ends."""
+        backend = self.machine()
+        assert self.env is not None
+        report = backend.load(self.program, self.env)
+        if not report.ok:
+            raise SessionError("; ".join(str(d) for d in report.errors[:3]))
+        self._drop_run()
+        self._publish(StateChanged("maps"))
+
     def select_program(self, name: str) -> Program:
         """Make another program of the object the one that runs (prog select)."""
         if self.obj is None:

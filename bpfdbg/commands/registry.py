@@ -167,3 +167,46 @@ def subcommand(word: str, choices: Iterable[str], what: str) -> str:
     if not found:
         raise CommandError(f"unknown {what} {word!r}; expected one of {listed}")
     raise CommandError(f"ambiguous {what} {word!r}: {', '.join(found)}")
+
+
+# -- prefix commands whose subcommands several families contribute (info, set, show) ------
+@dataclass(frozen=True)
+class Sub:
+    name: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.handler.__doc__ or self.name)
+
+
+SUBCOMMANDS: dict[str, dict[str, Sub]] = {"info": {}, "set": {}, "show": {}}
+
+
+def sub_of(prefix: str, name: str, *, aliases: Iterable[str] = ()) -> Callable[[Handler], Handler]:
+    """Register ``prefix name`` (e.g. ``info registers``) from any command family."""
+
+    def register(fn: Handler) -> Handler:
+        table = SUBCOMMANDS[prefix]
+        if name in table:
+            raise ValueError(f"{prefix} {name} registered twice")
+        table[name] = Sub(name, fn, tuple(aliases))
+        return fn
+
+    return register
+
+
+def dispatch_sub(prefix: str, session: Session, args: str) -> CommandResult:
+    """Run ``prefix WORD REST``: WORD by exact name, alias or unique prefix."""
+    _load()
+    table = SUBCOMMANDS[prefix]
+    word, _, rest = args.strip().partition(" ")
+    if not word:
+        names = ", ".join(sorted(table))
+        raise CommandError(f'"{prefix}" must be followed by a subcommand: {names}')
+    for sub in table.values():
+        if word in sub.aliases:
+            return sub.handler(session, rest.strip())
+    name = subcommand(word, sorted(table), f"{prefix} subcommand")
+    return table[name].handler(session, rest.strip())

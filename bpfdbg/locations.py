@@ -46,9 +46,13 @@ def _number(text: str) -> int | None:
 
 def _check_pc(prog: Program, pc: int, spec: str) -> Site:
     if not 0 <= pc < prog.nslots:
-        raise CommandError(f"no instruction {pc} in {prog.name} (it has {prog.nslots} slots, 0-{prog.nslots - 1})")
+        raise CommandError(
+            f"no instruction {pc} in {prog.name} (it has {prog.nslots} slots, 0-{prog.nslots - 1})"
+        )
     if prog.insns[pc] is None:
-        raise CommandError(f"{spec}: instruction {pc} is the second half of the lddw at {pc - 1}; use *{pc - 1}")
+        raise CommandError(
+            f"{spec}: instruction {pc} is the second half of the lddw at {pc - 1}; use *{pc - 1}"
+        )
     return Site(prog.name, pc)
 
 
@@ -109,7 +113,9 @@ def resolve(spec: str, programs: Sequence[Program], current: Program, pc: int | 
         return Location(text, (_check_pc(prog, value, text),))
     if text[0] in "+-" and _number(text[1:]) is not None:
         if pc is None:
-            raise CommandError(f"{text} is relative to the current instruction, and the program is not running")
+            raise CommandError(
+                f"{text} is relative to the current instruction, and the program is not running"
+            )
         offset = _number(text)
         assert offset is not None
         return Location(text, (_check_pc(current, pc + offset, text),))
@@ -130,7 +136,9 @@ def resolve(spec: str, programs: Sequence[Program], current: Program, pc: int | 
         if not sites:
             if not any(_same_file(f, left) for f in known_files):
                 names = ", ".join(sorted({os.path.basename(f) for f in known_files})) or "none (no line info)"
-                raise CommandError(f"no source file named {left!r}; files: {names}; programs: {', '.join(by_name)}")
+                raise CommandError(
+                    f"no source file named {left!r}; files: {names}; programs: {', '.join(by_name)}"
+                )
             raise CommandError(f"line {value} of {left} has no code at or after it")
         note = f"line {value} has no code; using line {found_line}" if found_line != value else ""
         return Location(text, tuple(sites), note)
@@ -143,7 +151,9 @@ def resolve(spec: str, programs: Sequence[Program], current: Program, pc: int | 
         file = current_file(current, pc if pc is not None else 0)
         got, found_line = line_sites(current, value, file)
         if not got:
-            raise CommandError(f"line {value} of {file} has no code at or after it; use *{value} for an instruction")
+            raise CommandError(
+                f"line {value} of {file} has no code at or after it; use *{value} for an instruction"
+            )
         note = f"line {value} has no code; using line {found_line}" if found_line != value else ""
         return Location(text, tuple(got), note)
     for prog in [current, *programs]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from bpfdbg.breakpoints import Breakpoint, Catchpoint, StopTable, Watchpoint
-from bpfdbg.capture import CaptureError, CapturedPacket, read_capture, read_map_entries
+from bpfdbg.capture import CapturedPacket, CaptureError, read_capture, read_map_entries
 from bpfdbg.commands.registry import CommandError, CommandResult
 from bpfdbg.events import Event, OutputEmitted, StateChanged, Stopped
 from bpfdbg.history import DEFAULT_INTERVAL, DEFAULT_LIMIT, History
@@ -390,7 +390,9 @@ class Session:
         packet = self.input_packet
         if packet is None and self.program.prog_type != "raw":
             packet = bytes(64)
-        return RunInput(mem=self.mem, packet=packet, ctx=dict(self.ctx_values), budget=self.budget, cpu=self.cpu)
+        return RunInput(
+            mem=self.mem, packet=packet, ctx=dict(self.ctx_values), budget=self.budget, cpu=self.cpu
+        )
 
     @property
     def regs(self) -> tuple[int, ...]:
@@ -540,7 +542,9 @@ class Session:
         if self.backend is not None:
             self.backend.interrupt()
 
-    def run_all(self, limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[PacketVerdict]:
+    def run_all(
+        self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> list[PacketVerdict]:
         return self.stepper.run_all(limit, progress)
 
     # -- breakpoints ----------------------------------------------------------------------
@@ -554,7 +558,9 @@ class Session:
         if condition is not None:
             self.check_condition(condition)
         where = self.describe_sites(loc)
-        point = Breakpoint(0, condition=condition, temporary=temporary, spec=spec, sites=loc.sites, where=where)
+        point = Breakpoint(
+            0, condition=condition, temporary=temporary, spec=spec, sites=loc.sites, where=where
+        )
         self.stops.add(point)
         self._publish(StateChanged("breakpoints"))
         return point
@@ -562,7 +568,9 @@ class Session:
     def describe_sites(self, loc: Location) -> str:
         parts = []
         for site in loc.sites:
-            src = self.program_named(site.program).lines.get(site.pc) or self.source_line(site.pc, site.program)
+            src = self.program_named(site.program).lines.get(site.pc) or self.source_line(
+                site.pc, site.program
+            )
             prefix = f"{site.program}:" if site.program != self.program.name else ""
             text = f"insn {prefix}{site.pc}"
             if src is not None:
@@ -594,10 +602,22 @@ class Session:
         return point
 
     # -- expressions ----------------------------------------------------------------------
-    def evaluate(self, text: str) -> Any:
-        from bpfdbg.evalenv import evaluate
+    def eval_env(self) -> Any:
+        from bpfdbg.evalenv import SessionEnv
 
-        return evaluate(self, text)
+        return SessionEnv(self)
+
+    def evaluate(self, text: str) -> Any:
+        """An expression's Value (bpfdbg.expr) at the current stop."""
+        from bpfdbg import expr
+
+        return expr.evaluate(text, self.eval_env())
+
+    def assign(self, text: str) -> Any:
+        """``LVALUE = EXPR``: registers, memory, map values, convenience variables."""
+        from bpfdbg import expr
+
+        return expr.assign(text, self.eval_env())
 
     # -- commands -------------------------------------------------------------------------
     @property

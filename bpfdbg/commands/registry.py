@@ -118,9 +118,24 @@ def command(
     return register
 
 
+_LOADED = False
+_NOT_FAMILIES = ("registry", "interpreter", "common")
+
+
 def _load() -> None:
-    if not _COMMANDS:
-        import bpfdbg.commands  # noqa: F401  (registers every family)
+    """Import every command family module once (each registers its commands)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    import importlib
+    import pkgutil
+
+    import bpfdbg.commands as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name not in _NOT_FAMILIES:
+            importlib.import_module(f"bpfdbg.commands.{module.name}")
 
 
 def all_commands() -> list[Command]:

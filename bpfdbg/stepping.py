@@ -1,0 +1,858 @@
+"""The stepping engine: forward and reverse execution for a Session.
+
+Forward execution hands the backend candidate pcs (breakpoints, catchpoints, temporary
+stops) and runs at full speed between them, in chunks that end where the history wants a
+checkpoint; the Session-side check (:meth:`Stepper._hit`) decides whether a candidate really
+fires (program, condition, ignore count). Watchpoints and source-line stepping need to look
+at every instruction, so they single-step and read the write journal.
+
+Reverse execution restores the nearest checkpoint and replays forward (see bpfdbg.history).
+Commands that must know the path taken (reverse-nexti, reverse-finish, reverse-step,
+reverse-continue) replay the relevant interval once, recording what they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bpfdbg.breakpoints import Breakpoint, Catchpoint, Stoppoint, Watchpoint
+from bpfdbg.events import OutputEmitted, RunStarted, StateChanged, Stopped
+from bpfdbg.locations import Site
+from emulator.env import RunInput
+from emulator.isa.fields import CallKind
+from emulator.isa.table import Form
+from emulator.map_memory import MapMemory
+from emulator.state import Guard, StepEvent, StopCondition, StopEvent, StopReason
+
+if TYPE_CHECKING:
+    from bpfdbg.session import DebugBackend, PacketVerdict, Session
+
+# helper ids by what they do to a map, for ``catch map NAME OP``
+MAP_OPS: dict[str, frozenset[int]] = {
+    "lookup": frozenset({1, 195}),
+    "update": frozenset({2}),
+    "delete": frozenset({3}),
+    "push": frozenset({87}),
+    "pop": frozenset({88}),
+    "peek": frozenset({89}),
+}
+ANY_MAP_OP = frozenset().union(*MAP_OPS.values())
+TAIL_CALL = 12
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What ends a forward run besides the program ending."""
+
+    limit: int | None = None  # absolute position (instructions since the start of the run)
+    depth: int | None = None  # stop once the call depth is at most this after a call or exit
+    sites: frozenset[Site] = frozenset()  # temporary stops (until LOC, advance LOC)
+    stops: bool = True  # honour breakpoints, watchpoints and catchpoints
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One position of the run as replay sees it: before the instruction at ``pc``."""
+
+    insns: int
+    pc: int
+    depth: int
+    program: str
+
+
+class Stepper:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self._out_seen = 0
+
+    # -- plumbing ----------------------------------------------------------------------
+    @property
+    def b(self) -> DebugBackend:
+        return self.s.machine()
+
+    def _live(self) -> DebugBackend:
+        from bpfdbg.session import NOT_RUNNING, SessionError
+
+        s = self.s
+        if s.status == "idle":
+            raise SessionError(NOT_RUNNING)
+        if s.status == "exited":
+            raise SessionError('The program has exited; "run" starts it again, "reverse-stepi" goes back.')
+        if s.status == "faulted":
+            raise SessionError('The program faulted; "run" starts it again, "reverse-stepi" goes back.')
+        if s.status == "budget":
+            raise SessionError(
+                f'The instruction budget ({s.budget}) is spent; "set budget N" raises it, "run" restarts.'
+            )
+        return self.s.machine()
+
+    def checkpoint(self, edit: bool = False) -> None:
+        b = self.b
+        cp = b.checkpoint()
+        size_of = getattr(b, "checkpoint_bytes", None)
+        size = size_of(cp) if size_of is not None else 4096
+        self.s.history.record(b.position()[1], cp, size, edit=edit)
+
+    def _output(self) -> list[str]:
+        return list(getattr(self.b, "output", []))
+
+    def _flush_output(self) -> None:
+        out = self._output()
+        if len(out) > self._out_seen:
+            self.s._publish(OutputEmitted(tuple(out[self._out_seen :])))
+        self._out_seen = len(out)
+
+    def _stopped(
+        self,
+        reason: str,
+        number: int | None = None,
+        detail: str = "",
+        *,
+        end: StopEvent | None = None,
+        reverse: bool = False,
+    ) -> Stopped:
+        s = self.s
+        pc, insns, _, program = self.b.position()
+        retval = action = fault = None
+        if end is not None and end.reason is StopReason.EXIT:
+            s.status = "exited"
+            retval = end.retval
+            action = s.prog_kind.action_name(retval)
+        elif end is not None and end.reason is StopReason.FAULT:
+            s.status = "faulted"
+            fault = end.fault.message if end.fault else "fault"
+        elif end is not None and end.reason is StopReason.BUDGET:
+            s.status = "budget"
+        else:
+            s.status = "stopped"
+        if not reverse:
+            self._flush_output()
+        else:
+            self._out_seen = len(self._output())
+        s.history.furthest = max(s.history.furthest, insns)
+        stop = Stopped(reason, pc, program, insns, number, detail, retval, action, fault, reverse)
+        s.last_stop = stop
+        s.selected_frame = 0
+        s._publish(stop)
+        return stop
+
+    # -- starting ----------------------------------------------------------------------------
+    def start(self) -> Stopped:
+        s = self.s
+        b = s.machine()
+        s.interrupt_event.clear()
+        b.reset(s.run_input())
+        s.history.clear()
+        s.last_step = None
+        s.maps_at_run_start = self.map_contents()
+        self._out_seen = 0
+        s.status = "stopped"
+        self.checkpoint()
+        s._publish(RunStarted(b.position()[3], s.packet_index))
+        return self._stopped("started")
+
+    def map_contents(self) -> dict[str, list[tuple[bytes, bytes]]]:
+        """Every map's entries (per-CPU values concatenated), for map diff."""
+        out: dict[str, list[tuple[bytes, bytes]]] = {}
+        for m in self.s.maps:
+            rows = []
+            for key, value in m.items():
+                data = b"".join(value) if isinstance(value, list | tuple) else bytes(value)  # type: ignore[arg-type]
+                rows.append((bytes(key), data))
+            out[m.name] = rows
+        return out
+
+    # -- forward ------------------------------------------------------------------------------
+    def forward(self, goal: Goal) -> Stopped:
+        s = self.s
+        b = self._live()
+        s.interrupt_event.clear()
+        watches = s.stops.watchpoints() if goal.stops else []
+        pcs, guards = self._candidates(goal)
+        start = b.position()[1]
+        while True:
+            pc, insns, depth, program = b.position()
+            if insns > start:
+                hit = self._hit(pc, program, depth, goal)
+                if hit is not None:
+                    return hit
+            if goal.limit is not None and insns >= goal.limit:
+                return self._stopped("step")
+            if s.interrupt_event.is_set():
+                s.interrupt_event.clear()
+                return self._stopped("interrupted")
+            if s.history.due(insns):
+                self.checkpoint()
+            if watches:
+                ev, stop = self._single(watches)
+                if stop is not None:
+                    return stop
+                if goal.depth is not None and self._left_frame(ev, goal.depth):
+                    return self._hit(*self._where(), goal) or self._stopped("step")
+                continue
+            n = s.history.next_due(insns)
+            if goal.limit is not None:
+                n = min(n, goal.limit - insns)
+            end = b.run(StopCondition(pcs, guards, n, goal.depth))
+            if end.reason in (StopReason.STEP, StopReason.BREAKPOINT):
+                continue
+            if end.reason is StopReason.DEPTH:
+                return self._hit(*self._where(), goal) or self._stopped("step")
+            if end.reason is StopReason.INTERRUPTED:
+                s.interrupt_event.clear()
+                return self._stopped("interrupted")
+            return self._ended(end)
+
+    def _where(self) -> tuple[int, str, int]:
+        pc, _, depth, program = self.b.position()
+        return pc, program, depth
+
+    def _left_frame(self, ev: StepEvent, depth: int) -> bool:
+        return self.b.position()[2] <= depth and ev.pc != ev.next_pc
+
+    def _single(self, watches: list[Watchpoint]) -> tuple[StepEvent, Stopped | None]:
+        """Execute one instruction, checking watchpoints; the Stopped when one fires or the
+        program ends."""
+        b = self.b
+        reads = self._reads() if any(w.mode != "watch" for w in watches) else None
+        ev = b.step()
+        self.s.last_step = ev
+        if ev.stop is not None and ev.stop.reason in (StopReason.EXIT, StopReason.FAULT, StopReason.BUDGET):
+            return ev, self._ended(ev.stop)
+        for w in watches:
+            stop = self._check_watch(w, ev, reads)
+            if stop is not None:
+                return ev, stop
+        return ev, None
+
+    def step_once(self) -> tuple[StepEvent, Stopped | None]:
+        """One instruction, for the line-stepping loops: checkpoints and watchpoints kept."""
+        s = self.s
+        insns = self.b.position()[1]
+        if s.history.due(insns):
+            self.checkpoint()
+        return self._single(s.stops.watchpoints())
+
+    def _ended(self, end: StopEvent) -> Stopped:
+        s = self.s
+        if end.reason is StopReason.FAULT:
+            for point in s.stops.catchpoints():
+                if point.what == "fault" and self._fires(point):
+                    message = end.fault.message if end.fault else "fault"
+                    self.goto(end.insns)
+                    return self._stopped("catchpoint", point.number, f"fault: {message}")
+        return self._stopped(
+            {StopReason.EXIT: "exited", StopReason.FAULT: "faulted"}.get(end.reason, "budget"), end=end
+        )
+
+    # -- what fires --------------------------------------------------------------------------
+    def _candidates(self, goal: Goal) -> tuple[frozenset[int], tuple[tuple[int, Guard], ...]]:
+        plain: set[int] = {site.pc for site in goal.sites}
+        guarded: dict[int, list[Guard]] = {}
+        if goal.stops:
+            for bp in self.s.stops.breakpoints():
+                if not bp.enabled:
+                    continue
+                guard = None
+                if bp.condition and not bp.ignore:
+                    from bpfdbg import expr
+
+                    try:
+                        found = expr.guard_of(bp.condition)
+                    except expr.EvalError:
+                        found = None
+                    if found is not None:
+                        guard = Guard(*found)
+                for site in bp.sites:
+                    if guard is None:
+                        plain.add(site.pc)
+                    else:
+                        guarded.setdefault(site.pc, []).append(guard)
+            for point in self.s.stops.catchpoints():
+                for pc, cguard in self._catch_sites(point):
+                    if cguard is None:
+                        plain.add(pc)
+                    else:
+                        guarded.setdefault(pc, []).append(cguard)
+        pcs = frozenset(plain | set(guarded))
+        guards = tuple((pc, g) for pc, gs in sorted(guarded.items()) if pc not in plain for g in gs)
+        return pcs, guards
+
+    def _catch_sites(self, point: Catchpoint) -> list[tuple[int, Guard | None]]:
+        out: list[tuple[int, Guard | None]] = []
+        if point.what == "fault":
+            return out
+        map_guard = None
+        if point.what == "map" and point.map_name is not None and self.s.obj is not None:
+            index = self.s.obj.map_index(point.map_name)
+            map_guard = Guard(1, "==", MapMemory.map_ptr(index))
+        for prog in self.s.programs:
+            for pc, insn in enumerate(prog.insns):
+                if insn is None or insn.info is None:
+                    continue
+                if point.what == "exit" and insn.info.form is Form.EXIT:
+                    out.append((pc, None))
+                hid = self._helper_of(insn)
+                if hid is None:
+                    continue
+                if point.what == "helper" and (not point.helpers or hid in point.helpers):
+                    out.append((pc, None))
+                elif point.what == "tailcall" and hid == TAIL_CALL:
+                    out.append((pc, None))
+                elif point.what == "map" and hid in self._map_ops(point):
+                    out.append((pc, map_guard))
+        return out
+
+    @staticmethod
+    def _helper_of(insn: object) -> int | None:
+        info = getattr(insn, "info", None)
+        if info is None or info.form is not Form.CALL or info.variant != CallKind.HELPER:
+            return None
+        return int(insn.imm) & 0xFFFFFFFF
+
+    @staticmethod
+    def _map_ops(point: Catchpoint) -> frozenset[int]:
+        if not point.map_ops:
+            return ANY_MAP_OP
+        return frozenset().union(*(MAP_OPS[op] for op in point.map_ops))
+
+    def _hit(self, pc: int, program: str, depth: int, goal: Goal) -> Stopped | None:
+        site = Site(program, pc)
+        if goal.stops:
+            for bp in self.s.stops.breakpoints():
+                if bp.enabled and site in bp.sites:
+                    fired = self._fires(bp)
+                    if fired is not None:
+                        return fired if isinstance(fired, Stopped) else self._report(bp)
+            for point in self.s.stops.catchpoints():
+                if point.what != "fault" and self._catch_matches(point, pc, program, depth):
+                    fired = self._fires(point)
+                    if fired is not None:
+                        return fired if isinstance(fired, Stopped) else self._report(point)
+        if site in goal.sites:
+            return self._stopped("step")
+        return None
+
+    def _fires(self, point: Stoppoint) -> Stopped | bool | None:
+        """Apply the condition and ignore count of a point that was reached. True: it fires;
+        None: it does not; a Stopped: evaluating its condition failed (gdb stops then)."""
+        if point.condition:
+            from bpfdbg import expr
+
+            try:
+                holds = expr.as_int(self.s.evaluate(point.condition)) != 0
+            except expr.EvalError as err:
+                return self._stopped(
+                    point.kind,
+                    point.number,
+                    f"Error in testing condition for breakpoint {point.number}: {err}",
+                )
+            if not holds:
+                return None
+        point.hits += 1
+        if point.ignore > 0:
+            point.ignore -= 1
+            return None
+        return True
+
+    def _report(self, point: Stoppoint) -> Stopped:
+        if point.temporary:
+            self.s.stops.delete(point.number)
+            self.s._publish(StateChanged("breakpoints"))
+        if isinstance(point, Catchpoint):
+            return self._stopped("catchpoint", point.number, self._catch_detail(point))
+        assert isinstance(point, Breakpoint)
+        return self._stopped("breakpoint", point.number, "temporary" if point.temporary else "")
+
+    def _catch_detail(self, point: Catchpoint) -> str:
+        pc, program = self.b.position()[0], self.b.position()[3]
+        insn = self.s.program_named(program).insn_at(pc)
+        if point.what == "exit":
+            r0 = self.b.registers()[0]
+            action = self.s.prog_kind.action_name(r0)
+            return f"exit with r0 = {r0:#x}" + (f" ({action})" if action else "")
+        hid = self._helper_of(insn)
+        name = self.s.helper_name(hid) if hid is not None else "?"
+        if point.what == "map":
+            kind = self.s.pointer_kind(self.b.registers()[1]) or f"{self.b.registers()[1]:#x}"
+            return f"map call {name} on {kind}"
+        if point.what == "tailcall":
+            regs = self.b.registers()
+            target = self.s.pointer_kind(regs[2]) or hex(regs[2])
+            return f"tail call through {target} index {regs[3] & 0xFFFFFFFF}"
+        return f"helper {name}"
+
+    def _catch_matches(self, point: Catchpoint, pc: int, program: str, depth: int) -> bool:
+        insn = self.s.program_named(program).insn_at(pc)
+        if insn is None or insn.info is None:
+            return False
+        if point.what == "exit":
+            if insn.info.form is not Form.EXIT or depth != 0:
+                return False
+            if not point.actions:
+                return True
+            r0 = self.b.registers()[0] & 0xFFFFFFFF
+            signed = r0 - (1 << 32) if r0 >= 1 << 31 else r0
+            return r0 in point.actions or signed in point.actions
+        hid = self._helper_of(insn)
+        if hid is None:
+            return False
+        if point.what == "helper":
+            return not point.helpers or hid in point.helpers
+        if point.what == "tailcall":
+            return hid == TAIL_CALL
+        if point.what == "map":
+            if hid not in self._map_ops(point):
+                return False
+            if point.map_name is None:
+                return True
+            return self.s.pointer_kind(self.b.registers()[1]) == f"map_ptr({point.map_name})"
+        return False
+
+    # -- watchpoints ---------------------------------------------------------------------------
+    def add_watch(self, text: str, mode: str) -> Watchpoint:
+        from bpfdbg import expr
+        from bpfdbg.session import SessionError
+
+        self.s.require_started()
+        try:
+            value = self.s.evaluate(text)
+            lvalue = expr.lvalue_of(text, self.s.eval_env())
+        except expr.EvalError as err:
+            raise SessionError(f"cannot watch {text!r}: {err}") from None
+        addr = size = None
+        if isinstance(lvalue, expr.MemLoc):
+            addr, size = lvalue.addr, lvalue.size
+        elif mode != "watch":
+            raise SessionError(f"{mode} needs memory to watch; {text!r} is not in memory (watch it instead)")
+        point = Watchpoint(
+            0, expr=text, mode=mode, old=expr.format_value(value, None), addr=addr, size=size or 0
+        )
+        self.s.stops.add(point)
+        self.s._publish(StateChanged("breakpoints"))
+        return point
+
+    def _watch_now(self, w: Watchpoint) -> str:
+        from bpfdbg import expr
+
+        try:
+            return expr.format_value(self.s.evaluate(w.expr), None)
+        except expr.EvalError as err:
+            return f"<{err}>"
+
+    def _reads(self) -> list[tuple[int, int]]:
+        """Memory the next instruction reads (loads and atomics), for rwatch/awatch."""
+        pc, _, _, program = self.b.position()
+        insn = self.s.program_named(program).insn_at(pc)
+        if insn is None or insn.info is None:
+            return []
+        regs = self.b.registers()
+        form = insn.info.form
+        if form in (Form.LDX, Form.LDXSX):
+            return [((regs[insn.src] + insn.off) & 0xFFFFFFFFFFFFFFFF, insn.info.size)]
+        if form is Form.ATOMIC:
+            return [((regs[insn.dst] + insn.off) & 0xFFFFFFFFFFFFFFFF, insn.info.size)]
+        return []
+
+    def _check_watch(
+        self, w: Watchpoint, ev: StepEvent, reads: list[tuple[int, int]] | None
+    ) -> Stopped | None:
+        new = self._watch_now(w)
+        changed = new != w.old
+        read = False
+        if w.addr is not None and reads:
+            read = any(a < w.addr + w.size and w.addr < a + n for a, n in reads)
+        fires = (
+            (w.mode == "watch" and changed)
+            or (w.mode == "rwatch" and read)
+            or (w.mode == "awatch" and (read or changed))
+        )
+        if not fires:
+            w.old = new
+            return None
+        old, w.old = w.old, new
+        decision = self._fires(w)
+        if decision is None:
+            return None
+        if isinstance(decision, Stopped):
+            return decision
+        if changed:
+            detail = f"Old value = {old}\nNew value = {new}"
+        else:
+            detail = f"Value = {new}"
+        return self._stopped("watchpoint", w.number, detail)
+
+    def refresh_watches(self) -> None:
+        """After moving in time, watchpoints compare against the value here."""
+        for w in self.s.stops.watchpoints():
+            w.old = self._watch_now(w)
+
+    # -- forward commands ------------------------------------------------------------------
+    def stepi(self, n: int = 1) -> Stopped:
+        b = self._live()
+        s = self.s
+        watches = s.stops.watchpoints()
+        for i in range(n):
+            if s.history.due(b.position()[1]):
+                self.checkpoint()
+            ev, stop = self._single(watches)
+            if stop is not None:
+                return stop
+            if i < n - 1:
+                pc, program, depth = self._where()
+                hit = self._hit(pc, program, depth, Goal())
+                if hit is not None:
+                    return hit
+        pc, program, depth = self._where()
+        return self._hit(pc, program, depth, Goal()) or self._stopped("step")
+
+    def nexti(self, n: int = 1) -> Stopped:
+        b = self._live()
+        for _ in range(n):
+            depth = b.position()[2]
+            ev, stop = self.step_once()
+            if stop is not None:
+                return stop
+            if b.position()[2] > depth:
+                stop = self.forward(Goal(depth=depth))
+                if stop.reason != "step":
+                    return stop
+            else:
+                pc, program, d = self._where()
+                hit = self._hit(pc, program, d, Goal())
+                if hit is not None:
+                    return hit
+        return self._stopped("step")
+
+    def step_line(self, n: int, over: bool) -> Stopped:
+        b = self._live()
+        for _ in range(n):
+            pc, _, depth, program = b.position()
+            table = self.s.lines_of(program)
+            if not table:
+                return self.nexti() if over else self.stepi()
+            start = self._line_key(pc, program, depth)
+            while True:
+                ev, stop = self.step_once()
+                if stop is not None:
+                    return stop
+                pc, _, d, program = b.position()
+                if over and d > depth:
+                    stop = self.forward(Goal(depth=depth))
+                    if stop.reason != "step":
+                        return stop
+                    pc, _, d, program = b.position()
+                hit = self._hit(pc, program, d, Goal())
+                if hit is not None:
+                    return hit
+                key = self._line_key(pc, program, d)
+                if key is None:
+                    continue
+                lines = self.s.lines_of(program)
+                if key != start and (lines.is_line_start(pc) or d != depth):
+                    break
+        return self._stopped("step")
+
+    def _line_key(self, pc: int, program: str, depth: int) -> tuple[str, str, int, int] | None:
+        src = self.s.lines_of(program).line_of(pc)
+        if src is None:
+            return None
+        return (program, src.file, src.line, depth)
+
+    def cont(self, ignore: int = 1) -> Stopped:
+        self._live()
+        last = self.s.last_stop
+        if ignore > 1 and last is not None and last.number is not None:
+            point = self.s.stops.get(last.number)
+            if point is not None:
+                point.ignore = ignore - 1
+        return self.forward(Goal())
+
+    def finish(self) -> Stopped:
+        from bpfdbg.session import SessionError
+
+        b = self._live()
+        depth = b.position()[2] - self.s.selected_frame
+        if depth <= 0:
+            raise SessionError('"finish" not meaningful in the outermost frame.')
+        return self.forward(Goal(depth=depth - 1))
+
+    def until(self, spec: str | None) -> Stopped:
+        b = self._live()
+        if spec:
+            return self.advance(spec)
+        pc, _, depth, program = b.position()
+        while True:
+            ev, stop = self.step_once()
+            if stop is not None:
+                return stop
+            if b.position()[2] > depth:
+                stop = self.forward(Goal(depth=depth))
+                if stop.reason != "step":
+                    return stop
+            npc, _, d, nprog = b.position()
+            hit = self._hit(npc, nprog, d, Goal())
+            if hit is not None:
+                return hit
+            if d < depth or (nprog == program and npc > pc):
+                return self._stopped("step")
+
+    def advance(self, spec: str) -> Stopped:
+        b = self._live()
+        loc = self.s.location(spec)
+        depth = b.position()[2]
+        return self.forward(Goal(depth=depth - 1 if depth > 0 else None, sites=frozenset(loc.sites)))
+
+    # -- reverse -------------------------------------------------------------------------------
+    def _rewindable(self) -> DebugBackend:
+        from bpfdbg.session import NOT_RUNNING, SessionError
+
+        if self.s.status == "idle":
+            raise SessionError(NOT_RUNNING)
+        return self.s.machine()
+
+    def goto(self, target: int) -> None:
+        """Put the machine at position ``target`` of this run, exactly; ``last_step`` is
+        the instruction that led there (for change highlighting)."""
+        s = self.s
+        b = s.machine()
+        mark = s.history.at_or_before(max(target - 1, 0))
+        assert mark is not None, "the history always holds the start of the run"
+        b.restore(mark.checkpoint)
+        if target - 1 > mark.insns:
+            b.run(StopCondition(max_insns=target - 1 - mark.insns))
+        s.last_step = None
+        if target > mark.insns:
+            s.last_step = b.step()
+        s.status = "stopped" if b.run_status() in ("ready", "stopped") else s.status
+        self.refresh_watches()
+
+    def _back_to(self, target: int, reason: str = "step") -> Stopped:
+        start = self.s.history.start
+        if target <= start:
+            self.goto(start)
+            return self._stopped("history-start", reverse=True)
+        self.goto(target)
+        return self._stopped(reason, reverse=True)
+
+    def reverse_stepi(self, n: int = 1) -> Stopped:
+        b = self._rewindable()
+        here = b.position()[1]
+        if here <= self.s.history.start:
+            return self._stopped("history-start", reverse=True)
+        return self._back_to(here - n)
+
+    def points(self, lo: int, hi: int) -> list[Point]:
+        """Positions lo..hi-1 of the run, by replay; the machine is left at ``hi``."""
+        s = self.s
+        b = s.machine()
+        lo = max(lo, s.history.start)
+        mark = s.history.at_or_before(lo)
+        assert mark is not None
+        b.restore(mark.checkpoint)
+        if lo > mark.insns:
+            b.run(StopCondition(max_insns=lo - mark.insns))
+        out: list[Point] = []
+        while True:
+            pc, insns, depth, program = b.position()
+            if insns >= hi:
+                break
+            out.append(Point(insns, pc, depth, program))
+            b.step()
+        return out
+
+    def _search_back(self, here: int, accept: Callable[[list[Point], int], int | None]) -> int | None:
+        """Walk back over history intervals, latest first, until ``accept(points, i)``
+        returns a position; ``points`` runs from the interval start to ``here``."""
+        s = self.s
+        hi = here
+        marks = s.history.marks_before(here)
+        for mark in marks:
+            pts = self.points(mark.insns, hi)
+            found = accept(pts, len(pts) - 1)
+            if found is not None:
+                return found
+            if mark.insns <= s.history.start:
+                break
+        return None
+
+    def reverse_nexti(self, n: int = 1) -> Stopped:
+        b = self._rewindable()
+        for _ in range(n):
+            here, depth = b.position()[1], b.position()[2]
+            if here <= self.s.history.start:
+                return self._stopped("history-start", reverse=True)
+
+            def shallow(pts: list[Point], last: int, depth: int = depth) -> int | None:
+                for p in reversed(pts):
+                    if p.depth <= depth:
+                        return p.insns
+                return None
+
+            target = self._search_back(here, shallow)
+            self.goto(target if target is not None else self.s.history.start)
+        return self._stopped("step", reverse=True)
+
+    def reverse_finish(self) -> Stopped:
+        from bpfdbg.session import SessionError
+
+        b = self._rewindable()
+        here, depth = b.position()[1], b.position()[2]
+        if depth == 0:
+            raise SessionError('"finish" not meaningful in the outermost frame.')
+
+        def caller(pts: list[Point], last: int) -> int | None:
+            for p in reversed(pts):
+                if p.depth < depth:
+                    return p.insns
+            return None
+
+        target = self._search_back(here, caller)
+        return self._back_to(target if target is not None else self.s.history.start)
+
+    def reverse_line(self, n: int, over: bool) -> Stopped:
+        b = self._rewindable()
+        for _ in range(n):
+            pc, here, depth, program = b.position()
+            if not self.s.lines_of(program):
+                if over:
+                    self.reverse_nexti()
+                else:
+                    self.reverse_stepi()
+                continue
+            if here <= self.s.history.start:
+                return self._stopped("history-start", reverse=True)
+
+            def line_start(pts: list[Point], last: int, depth: int = depth) -> int | None:
+                key = None
+                found = None
+                for p in reversed(pts):
+                    if over and p.depth > depth:
+                        continue
+                    k = self._line_key(p.pc, p.program, p.depth)
+                    if k is None:
+                        continue
+                    if key is None:
+                        key = k
+                    elif k != key:
+                        return found
+                    found = p.insns
+                return None
+
+            target = self._search_back(here, line_start)
+            self.goto(target if target is not None else self.s.history.start)
+        return self._stopped("step", reverse=True)
+
+    def reverse_continue(self) -> Stopped:
+        b = self._rewindable()
+        s = self.s
+        here = b.position()[1]
+        if here <= s.history.start:
+            return self._stopped("history-start", reverse=True)
+        watches = s.stops.watchpoints()
+        wanted = watches or s.stops.breakpoints() or s.stops.catchpoints()
+        if not wanted:
+            return self._back_to(s.history.start)
+        hi = here
+        for mark in s.history.marks_before(here):
+            found = self._last_stop_between(mark.insns, hi, watches)
+            if found is not None:
+                position, point, detail = found
+                self.goto(position)
+                return self._stopped(
+                    "watchpoint" if isinstance(point, Watchpoint) else point.kind,
+                    point.number,
+                    detail,
+                    reverse=True,
+                )
+            hi = mark.insns
+        return self._back_to(s.history.start)
+
+    def _last_stop_between(
+        self, lo: int, hi: int, watches: list[Watchpoint]
+    ) -> tuple[int, Stoppoint, str] | None:
+        """The last position in [lo, hi) where a breakpoint or catchpoint would stop, or
+        where a watched value changes (reported at the instruction that changed it)."""
+        s = self.s
+        pts = self.points(lo, hi)
+        last: tuple[int, Stoppoint, str] | None = None
+        b = s.machine()
+        mark = s.history.at_or_before(lo)
+        assert mark is not None
+        b.restore(mark.checkpoint)
+        if lo > mark.insns:
+            b.run(StopCondition(max_insns=lo - mark.insns))
+        values = {w.number: self._watch_now(w) for w in watches}
+        for p in pts:
+            for bp in s.stops.breakpoints():
+                if bp.enabled and Site(p.program, p.pc) in bp.sites and self._condition_holds(bp):
+                    if last is None or last[0] != p.insns:  # the lowest number wins at one place
+                        last = (p.insns, bp, "")
+            for point in s.stops.catchpoints():
+                if point.what != "fault" and self._catch_matches(point, p.pc, p.program, p.depth):
+                    if self._condition_holds(point) and (last is None or last[0] != p.insns):
+                        last = (p.insns, point, self._catch_detail(point))
+            b.step()
+            for w in watches:
+                now = self._watch_now(w)
+                if now != values[w.number]:
+                    last = (p.insns, w, f"Old value = {now}\nNew value = {values[w.number]}")
+                    values[w.number] = now
+        return last
+
+    def _condition_holds(self, point: Stoppoint) -> bool:
+        if not point.condition:
+            return True
+        from bpfdbg import expr
+
+        try:
+            return expr.as_int(self.s.evaluate(point.condition)) != 0
+        except expr.EvalError:
+            return True
+
+    # -- whole captures --------------------------------------------------------------------
+    def run_all(
+        self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> list[PacketVerdict]:
+        """Every packet of the capture, start to end, ignoring breakpoints; maps carry over
+        from packet to packet as they would on a real interface."""
+        from bpfdbg.session import PacketVerdict, SessionError
+
+        s = self.s
+        if not s.packets:
+            raise SessionError('no capture is loaded; load one with "load pcap FILE"')
+        b = s.machine()
+        kind = s.prog_kind
+        packets = s.packets[: limit or len(s.packets)]
+        verdicts: list[PacketVerdict] = []
+        s.interrupt_event.clear()
+        for i, pkt in enumerate(packets):
+            if s.interrupt_event.is_set():
+                s.interrupt_event.clear()
+                break
+            b.reset(RunInput(packet=pkt.data, ctx=dict(s.ctx_values), budget=s.budget, cpu=s.cpu))
+            end = b.run(StopCondition())
+            fault = end.fault.message if end.fault else None
+            verdicts.append(
+                PacketVerdict(
+                    pkt.index,
+                    len(pkt.data),
+                    end.retval,
+                    kind.action_name(end.retval) if end.reason is StopReason.EXIT else None,
+                    end.insns,
+                    fault,
+                    end.pc if end.fault else None,
+                    end.reason is StopReason.BUDGET,
+                )
+            )
+            if progress is not None:
+                progress(i + 1, len(packets))
+        s.verdicts = verdicts
+        s.status = "idle"
+        s.history.clear()
+        s.last_step = None
+        s.last_stop = None
+        s._publish(StateChanged("maps"))
+        return verdicts

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bpfdbg import __version__
 from bpfdbg.capture import CaptureError, parse_hex_packet, read_capture, read_map_entries
+from bpfdbg.commands.registry import CommandError, CommandResult
 from bpfdbg.headless import RunRejected, result_json, run_once
 from bpfdbg.packets import LAYERS, PacketSpecError, build_packet
 from emulator.backends.base import backend_names, create
@@ -25,6 +28,10 @@ from emulator.errors import DecodeError, ElfLoadError
 from emulator.program import Program
 from emulator.progtypes import PROG_TYPES
 from emulator.state import StopReason
+
+if TYPE_CHECKING:
+    from bpfdbg.commands.interpreter import Interpreter
+    from bpfdbg.session import Session
 
 EXIT_OK, EXIT_PROGRAM, EXIT_USAGE = 0, 1, 2
 
@@ -193,6 +200,152 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.outcome != "fail" for r in results) else EXIT_PROGRAM
 
 
+# -- bpfdbg console ------------------------------------------------------------------------
+class _Startup(argparse.Action):
+    """-x FILE and -ex CMD share one list so they run in the order given, as in gdb."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        steps = list(getattr(namespace, "startup", None) or [])
+        steps.append((self.const, str(values)))
+        namespace.startup = steps
+
+
+def _packet_summary(data: bytes) -> str:
+    """``74 bytes, eth/ipv4/tcp 10.0.0.1:40000 -> 10.0.0.2:80 [S]`` (the header summary the
+    packet pane shows), or the length alone when the frame cannot be described."""
+    try:
+        from bpfdbg.render.packet import summary
+    except ImportError:
+        return f"{len(data)} bytes"
+    try:
+        return f"{len(data)} bytes, {summary(data)}"
+    except Exception:  # a frame the decoder trips on: the length still helps
+        return f"{len(data)} bytes"
+
+
+def console_banner(session: Session) -> list[str]:
+    """What was loaded, in one line each (the Console mockup in reference/mockups.md)."""
+    if not session.loaded:
+        lines = [f'bpfdbg {__version__}: no program loaded; "load FILE.o" loads one, "help" lists commands']
+    else:
+        progs = session.programs
+        described = []
+        for prog in progs:
+            ninsns = sum(1 for insn in prog.insns if insn is not None)
+            described.append(f"{prog.name}: {prog.prog_type}, {ninsns} insns")
+        plural = "s" if len(progs) != 1 else ""
+        line = (
+            f"bpfdbg: {Path(session.path or '').name}: {len(progs)} program{plural} ({'; '.join(described)})"
+        )
+        if len(progs) > 1:
+            line += f", {session.program.name} selected"
+        maps = list(session.maps)
+        if maps:
+            shapes = ", ".join(
+                f"{m.name}: {m.spec.type.label} {m.spec.key_size}->{m.spec.value_size}" for m in maps
+            )
+            line += f", {len(maps)} map{'s' if len(maps) != 1 else ''} ({shapes})"
+        lines = [line]
+    if session.packets:
+        index = session.packet_index or 0
+        count = len(session.packets)
+        summary = _packet_summary(session.packets[index].data)
+        lines.append(
+            f"capture: {count} packet{'s' if count != 1 else ''}; packet {index + 1} selected ({summary})"
+        )
+    return lines
+
+
+def _console_session(args: argparse.Namespace) -> Session:
+    from bpfdbg.session import Session
+
+    if args.prog is None:
+        if args.prog_name or args.maps:
+            raise CliError("--prog and --maps need a program: bpfdbg console PROG.o ...")
+        session = Session()
+        if args.pcap:
+            try:
+                session.load_capture(args.pcap)
+            except CommandError as err:
+                raise CliError(err.message) from None
+        return session
+    try:
+        return Session.open(args.prog, prog=args.prog_name, pcap=args.pcap, maps=args.maps)
+    except CommandError as err:
+        raise CliError(err.message) from None
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _feed_stdin(interpreter: Interpreter, show: Callable[[CommandResult], bool]) -> bool:
+    """Run the lines of stdin as typed; True when one of them quit."""
+    try:
+        for line in sys.stdin:
+            if show(interpreter.feed(line.rstrip("\n"))):
+                return True
+    except OSError:  # stdin closed or unreadable (a test runner's capture): nothing to run
+        pass
+    return False
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    from bpfdbg.console.repl import print_result
+
+    session = _console_session(args)
+    if not (args.quiet or args.batch):
+        print("\n".join(console_banner(session)))
+    for warning in getattr(session, "load_warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    failed = False
+    status: int | None = None
+
+    def show(result: CommandResult) -> bool:
+        """Print a result; True when it asks to quit."""
+        nonlocal failed, status
+        print_result(result, sys.stdout, sys.stderr, interactive=False)
+        if not result.ok or result.expect_failed:
+            failed = True
+        if result.quit:
+            data = result.data if isinstance(result.data, dict) else {}
+            status = data.get("status") if isinstance(data.get("status"), int) else None
+        return result.quit
+
+    interpreter = session.interpreter
+    for kind, value in args.startup or []:
+        line = f"source {shlex.quote(value)}" if kind == "x" else value
+        if show(interpreter.execute(line)):
+            return status if status is not None else (EXIT_PROGRAM if failed and args.batch else EXIT_OK)
+    piped = not _is_tty(sys.stdin)
+    if args.batch or piped:
+        # gdb reads commands from a non-terminal stdin without a prompt: `... --batch < script`
+        if piped and _feed_stdin(interpreter, show):
+            return status if status is not None else (EXIT_PROGRAM if failed and args.batch else EXIT_OK)
+        if interpreter.in_block:
+            block = interpreter.block
+            assert block is not None
+            interpreter.block = None
+            print(f"bpfdbg: input ended inside {block.kind} {block.name}: missing 'end'", file=sys.stderr)
+            failed = True
+        if status is not None:
+            return status
+        return EXIT_PROGRAM if failed and args.batch else EXIT_OK
+    from bpfdbg.console.repl import Console
+
+    code = Console(session).run()
+    return status if status is not None else code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpfdbg",
@@ -229,6 +382,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.set_defaults(func=_cmd_run)
+
+    con = sub.add_parser(
+        "console",
+        help="gdb-like console (-x FILE, -ex CMD, --batch for scripts and CI)",
+        description="The gdb-like console. -x FILE and -ex CMD run in the order given; with --batch "
+        "bpfdbg exits afterwards (reading more commands from stdin when it is not a terminal), "
+        "with status 1 when a command failed or an expect did not hold.",
+    )
+    con.add_argument("prog", nargs="?", metavar="PROG.o", help="object to debug (or load it later)")
+    con.add_argument(
+        "--prog", dest="prog_name", metavar="NAME", help="program of the object (function or section)"
+    )
+    con.add_argument("--pcap", metavar="FILE", help="capture whose packets are the input")
+    con.add_argument("--maps", metavar="JSON", help="map entries to install first ({map: [{key, value}]})")
+    con.add_argument(
+        "-x", dest="startup", action=_Startup, const="x", metavar="FILE", help="run the commands in FILE"
+    )
+    con.add_argument(
+        "-ex", "--eval-command", dest="startup", action=_Startup, const="ex", metavar="CMD", help="run CMD"
+    )
+    con.add_argument("--batch", "-batch", action="store_true", help="run -x/-ex (and stdin), then exit")
+    con.add_argument("-q", "--quiet", action="store_true", help="no banner")
+    con.set_defaults(func=_cmd_console, startup=[])
 
     conf = sub.add_parser("conformance", help="run a directory of bpf_conformance .data tests")
     conf.add_argument("dir", metavar="DIR")

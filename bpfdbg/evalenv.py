@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpfdbg import expr
+from emulator.elf.btf import Btf
 from emulator.memory import MemoryFaultError
 
 if TYPE_CHECKING:
@@ -16,9 +17,11 @@ if TYPE_CHECKING:
 
 
 class SessionEnv:
+    btf: Btf | None
+
     def __init__(self, session: Session) -> None:
         self.s = session
-        self.btf = session.btf  # type: ignore[assignment]
+        self.btf = session.btf if isinstance(session.btf, Btf) else None
 
     def _machine(self) -> Any:
         if not self.s.started:

@@ -113,6 +113,9 @@ class Session:
     maps_at_run_start: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict, init=False)
     hit_counts: dict[tuple[str, int], int] = field(default_factory=dict, init=False)  # (prog, pc) -> runs
     settings: dict[str, object] = field(default_factory=dict, init=False)
+    command_state: dict[str, Any] = field(default_factory=dict, init=False)
+    """What commands remember between calls, by command family: x's last format and
+    address, list's position, the python command's namespace."""
 
     def __post_init__(self) -> None:
         self.history = History(self.history_interval, self.history_limit)

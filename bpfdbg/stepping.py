@@ -153,16 +153,11 @@ class Stepper:
         s._publish(RunStarted(b.position()[3], s.packet_index))
         return self._stopped("started")
 
-    def map_contents(self) -> dict[str, list[tuple[bytes, bytes]]]:
-        """Every map's entries (per-CPU values concatenated), for map diff."""
-        out: dict[str, list[tuple[bytes, bytes]]] = {}
-        for m in self.s.maps:
-            rows = []
-            for key, value in m.items():
-                data = b"".join(value) if isinstance(value, list | tuple) else bytes(value)  # type: ignore[arg-type]
-                rows.append((bytes(key), data))
-            out[m.name] = rows
-        return out
+    def map_contents(self) -> dict[str, object]:
+        """Every map's entries, in the shape ``map diff`` and ``map snapshot`` use."""
+        from bpfdbg.commands.maps import capture_maps
+
+        return capture_maps(self.s.maps)  # type: ignore[return-value]
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, goal: Goal) -> Stopped:

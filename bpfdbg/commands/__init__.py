@@ -1,15 +1,7 @@
 """The command language (DESIGN.md "Commands"): gdb's verbs, bpftool's nouns.
 
-Importing this package registers every command family. Each module holds one family; the
-registry (bpfdbg.commands.registry) is the single table that help, completion and the
-interpreter read.
+Each module holds one command family; the registry (bpfdbg.commands.registry) is the
+single table that help, completion and the interpreter read. Families are imported the
+first time the table is consulted (``registry.all_commands``, ``lookup``), so importing the
+registry alone stays cheap and free of import cycles.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("registry", "interpreter", "common"):
-        importlib.import_module(f"{__name__}.{_module.name}")

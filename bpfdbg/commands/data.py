@@ -50,10 +50,9 @@ class DataState:
 
 def data_state(session: Session) -> DataState:
     """The session's DataState (kept on the session so two sessions never share it)."""
-    state = vars(session).get("_data_state")
+    state = session.command_state.get("data")
     if not isinstance(state, DataState):
-        state = DataState()
-        vars(session)["_data_state"] = state
+        state = session.command_state["data"] = DataState()
     return state
 
 

@@ -247,10 +247,9 @@ class ListState:
 
 
 def list_state(session: Session) -> ListState:
-    state = vars(session).get("_list_state")
+    state = session.command_state.get("list")
     if not isinstance(state, ListState):
-        state = ListState()
-        vars(session)["_list_state"] = state
+        state = session.command_state["list"] = ListState()
     return state
 
 

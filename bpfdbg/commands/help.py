@@ -3,7 +3,6 @@ from what the commands accept (DESIGN.md "Commands")."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from bpfdbg.commands.registry import (
     all_commands,
     command,
     lookup,
+    summary_of,
 )
 
 if TYPE_CHECKING:
@@ -39,22 +39,7 @@ CATEGORY_ORDER = (
 USER_CATEGORY = "user-defined"
 
 
-SUMMARY_WIDTH = 76
-
-
-def _summary(doc: str) -> str:
-    """The first sentence of the text after the usage line (docstrings wrap their lines,
-    so the first line alone often stops mid-phrase), shortened at a word when long."""
-    parts = inspect.cleandoc(doc).split("\n\n", 1)
-    if len(parts) == 2 and parts[1].strip():
-        paragraph = " ".join(parts[1].strip().split("\n\n", 1)[0].split())
-    else:
-        paragraph = parts[0].splitlines()[0] if parts[0] else ""
-    match = re.search(r"\.(\s|$)", paragraph)
-    sentence = paragraph[: match.start() + 1] if match else paragraph
-    if len(sentence) > SUMMARY_WIDTH:
-        sentence = sentence[: SUMMARY_WIDTH - 3].rsplit(" ", 1)[0].rstrip(",:;") + "..."
-    return sentence
+_summary = summary_of
 
 
 def _user_summary(session: Session, name: str) -> str:

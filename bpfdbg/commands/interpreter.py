@@ -30,7 +30,7 @@ class _Block:
     kind: str
     name: str
     lines: list[str] = field(default_factory=list)
-    depth: int = 0  # nested define/python/while blocks inside it
+    nested: list[str] = field(default_factory=list)  # blocks opened inside it, innermost last
 
 
 def split_command(line: str) -> tuple[str, str]:
@@ -109,16 +109,22 @@ class Interpreter:
         return self._run(stripped)
 
     def _block_line(self, line: str) -> CommandResult:
+        """Collect a block's line. Blocks nest (a python block inside a define); inside a
+        python block only a bare ``end`` counts, since ``if``/``while`` there are Python."""
         block = self.block
         assert block is not None
         word, rest = split_command(line)
-        if word == "end" and block.depth == 0:
-            self.block = None
-            return self._finish_block(block)
-        if word == "end":
-            block.depth -= 1
-        elif word in ("define", "python", "while", "if", "document") and (word != "python" or not rest):
-            block.depth += 1
+        innermost = block.nested[-1] if block.nested else block.kind
+        if line.strip() == "end" or (word == "end" and innermost != "python"):
+            if not block.nested:
+                self.block = None
+                return self._finish_block(block)
+            block.nested.pop()
+        elif innermost != "python":
+            if word == "python" and not rest:
+                block.nested.append("python")
+            elif word in ("define", "document", "while", "if", "commands"):
+                block.nested.append(word)
         block.lines.append(line)
         return CommandResult("", data={"continuation": True})
 
@@ -187,6 +193,7 @@ class Interpreter:
             merged.expect_failed |= result.expect_failed
             if not result.ok:
                 merged.ok = False
-                merged.error = f"{name}: {result.error}"
+                error = result.error or "error"
+                merged.error = error if error.startswith(f"{name}: ") else f"{name}: {error}"
                 break
         return merged

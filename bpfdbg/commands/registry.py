@@ -12,6 +12,7 @@ name. An ambiguous prefix is an error that lists the candidates.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,24 @@ class CommandResult:
 Handler = Callable[["Session", str], CommandResult]
 
 
+SUMMARY_WIDTH = 76
+
+
+def summary_of(doc: str) -> str:
+    """The first sentence of the text after the usage line (docstrings wrap their lines,
+    so the first line alone often stops mid-phrase), shortened at a word when long."""
+    parts = inspect.cleandoc(doc).split("\n\n", 1)
+    if len(parts) == 2 and parts[1].strip():
+        paragraph = " ".join(parts[1].strip().split("\n\n", 1)[0].split())
+    else:
+        paragraph = parts[0].splitlines()[0] if parts[0] else ""
+    match = re.search(r"\.(\s|$)", paragraph)
+    sentence = paragraph[: match.start() + 1] if match else paragraph
+    if len(sentence) > SUMMARY_WIDTH:
+        sentence = sentence[: SUMMARY_WIDTH - 3].rsplit(" ", 1)[0].rstrip(",:;") + "..."
+    return sentence
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -82,11 +101,8 @@ class Command:
 
     @property
     def summary(self) -> str:
-        """The one-line description: the first line of the text after the usage."""
-        parts = self.doc.split("\n\n", 1)
-        if len(parts) == 2:
-            return parts[1].strip().splitlines()[0]
-        return self.usage
+        """The one-line description: the first sentence of the text after the usage."""
+        return summary_of(self.doc)
 
 
 _COMMANDS: dict[str, Command] = {}

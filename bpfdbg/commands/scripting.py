@@ -180,7 +180,7 @@ class CommandFailed(Exception):
         self.result = result
 
 
-_NAMESPACE_ATTR = "_python_namespace"
+_NAMESPACE_ATTR = "python"
 
 
 class _Runner:
@@ -199,7 +199,7 @@ def python_namespace(session: Session) -> dict[str, Any]:
     gdb's ``__main__``, so a function defined in one ``python`` block works in the next."""
     # Kept on the session itself (not in a module-level table that would keep every
     # session alive): the namespace refers back to the session, a cycle the GC collects.
-    namespace: dict[str, Any] | None = getattr(session, _NAMESPACE_ATTR, None)
+    namespace: dict[str, Any] | None = session.command_state.get(_NAMESPACE_ATTR)
     if namespace is None:
 
         def execute(line: str, to_string: bool = False) -> CommandResult | str:
@@ -225,7 +225,7 @@ def python_namespace(session: Session) -> dict[str, Any]:
             "evaluate": session.evaluate,
             "CommandFailed": CommandFailed,
         }
-        setattr(session, _NAMESPACE_ATTR, namespace)
+        session.command_state[_NAMESPACE_ATTR] = namespace
     return namespace
 
 

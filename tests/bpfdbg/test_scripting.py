@@ -150,10 +150,6 @@ def test_python_block_and_a_namespace_that_persists(session: Session) -> None:
     assert session.execute("python print(total, double(2))").lines == ["42 4"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="interpreter._block_line counts a Python 'if'/'while' line as a nested block needing 'end'",
-)
 def test_python_block_with_an_if_statement(session: Session) -> None:
     result = run(session, "python", "if True:", "    print('yes')", "end")
     assert result.lines == ["yes"]

@@ -28,6 +28,7 @@ class Mark:
     insns: int
     checkpoint: object
     size: int
+    edit: bool = False  # the user changed the machine here: replay must pass through it
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,19 +85,23 @@ class History:
         if self._positions and self._positions[-1] == insns:
             self._marks.pop()
             self._positions.pop()
-        self._marks.append(Mark(insns, checkpoint, size))
+        self._marks.append(Mark(insns, checkpoint, size, edit))
         self._positions.append(insns)
         self.furthest = max(self.furthest, insns)
-        while self.bytes > self.limit_bytes and len(self._marks) > 2:
-            self._thin()
+        while self.bytes > self.limit_bytes and len(self._marks) > 2 and self._thin():
+            pass
 
-    def _thin(self) -> None:
-        keep = [self._marks[0]] + self._marks[2::2]
-        if self._marks[-1] is not keep[-1]:
-            keep.append(self._marks[-1])
+    def _thin(self) -> bool:
+        """Drop every other checkpoint; the first, the last and the user's edits stay (an
+        edit cannot be recomputed by replay). False when nothing could be dropped."""
+        last = len(self._marks) - 1
+        keep = [m for i, m in enumerate(self._marks) if i % 2 == 0 or m.edit or i == last]
+        self.interval *= 2
+        if len(keep) == len(self._marks):
+            return False
         self._marks = keep
         self._positions = [m.insns for m in keep]
-        self.interval *= 2
+        return True
 
     def due(self, insns: int) -> bool:
         """Whether position ``insns`` should get a checkpoint before running on."""
@@ -122,6 +127,21 @@ class History:
         """Checkpoints strictly before ``insns``, latest first (reverse searches walk these)."""
         i = bisect.bisect_left(self._positions, insns)
         return list(reversed(self._marks[:i]))
+
+    def edit_at(self, insns: int) -> Mark | None:
+        """The user's edit made at position ``insns``, if any."""
+        i = bisect.bisect_left(self._positions, insns)
+        if i < len(self._marks) and self._positions[i] == insns and self._marks[i].edit:
+            return self._marks[i]
+        return None
+
+    def next_edit_after(self, insns: int) -> int | None:
+        """The first position after ``insns`` where the user edited the machine."""
+        i = bisect.bisect_right(self._positions, insns)
+        for mark in self._marks[i:]:
+            if mark.edit:
+                return mark.insns
+        return None
 
     def truncate_after(self, insns: int) -> None:
         """Forget checkpoints after ``insns``: execution is about to diverge from them."""

@@ -14,11 +14,12 @@ reverse-continue) replay the relevant interval once, recording what they need.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bpfdbg.breakpoints import Breakpoint, Catchpoint, Stoppoint, Watchpoint
 from bpfdbg.events import OutputEmitted, RunStarted, StateChanged, Stopped
+from bpfdbg.history import Mark
 from bpfdbg.locations import Site
 from emulator.env import RunInput
 from emulator.isa.fields import CallKind
@@ -66,6 +67,7 @@ class Stepper:
     def __init__(self, session: Session) -> None:
         self.s = session
         self._out_seen = 0
+        self._at_mark: int | None = None  # the position whose checkpoint was just restored
 
     # -- plumbing ----------------------------------------------------------------------
     @property
@@ -88,12 +90,61 @@ class Stepper:
             )
         return self.s.machine()
 
+    # -- executing through the history's edits ---------------------------------------------
+    def _apply_edit(self) -> None:
+        """Before executing at the current position: if the user edited the machine at this
+        position earlier in the history (and we got here by executing, not by restoring that
+        edit), put the edit back, so replaying the timeline passes through it."""
+        pos = self.b.position()[1]
+        if self._at_mark == pos:
+            return
+        mark = self.s.history.edit_at(pos)
+        if mark is not None:
+            self.b.restore(mark.checkpoint)
+            self._at_mark = pos
+
+    def _restore(self, mark: Mark) -> None:
+        self.b.restore(mark.checkpoint)
+        self._at_mark = mark.insns
+
+    def exec_step(self) -> StepEvent:
+        self._apply_edit()
+        ev = self.b.step()
+        self._at_mark = None
+        return ev
+
+    def exec_run(self, cond: StopCondition) -> StopEvent:
+        """``backend.run`` that stops at the next edit position, so it can be applied."""
+        self._apply_edit()
+        pos = self.b.position()[1]
+        edit = self.s.history.next_edit_after(pos)
+        if edit is not None and (cond.max_insns is None or pos + cond.max_insns > edit):
+            cond = replace(cond, max_insns=edit - pos)
+        end = self.b.run(cond)
+        if self.b.position()[1] != pos:
+            self._at_mark = None
+        return end
+
+    def run_to(self, target: int) -> None:
+        """Execute (no stops) until position ``target``, applying edits on the way."""
+        while True:
+            pos = self.b.position()[1]
+            if pos >= target:
+                break
+            end = self.exec_run(StopCondition(max_insns=target - pos))
+            if end.reason not in (StopReason.STEP, StopReason.BREAKPOINT):
+                break
+        if self.b.position()[1] == target:
+            self._apply_edit()
+
     def checkpoint(self, edit: bool = False) -> None:
         b = self.b
         cp = b.checkpoint()
         size_of = getattr(b, "checkpoint_bytes", None)
         size = size_of(cp) if size_of is not None else 4096
         self.s.history.record(b.position()[1], cp, size, edit=edit)
+        if edit:
+            self._at_mark = b.position()[1]
 
     def _output(self) -> list[str]:
         return list(getattr(self.b, "output", []))
@@ -114,6 +165,8 @@ class Stepper:
         reverse: bool = False,
     ) -> Stopped:
         s = self.s
+        if end is None:
+            self._apply_edit()
         pc, insns, _, program = self.b.position()
         retval = action = fault = None
         if end is not None and end.reason is StopReason.EXIT:
@@ -168,6 +221,7 @@ class Stepper:
         pcs, guards = self._candidates(goal)
         start = b.position()[1]
         while True:
+            self._apply_edit()
             pc, insns, depth, program = b.position()
             if insns > start:
                 hit = self._hit(pc, program, depth, goal)
@@ -190,7 +244,7 @@ class Stepper:
             n = s.history.next_due(insns)
             if goal.limit is not None:
                 n = min(n, goal.limit - insns)
-            end = b.run(StopCondition(pcs, guards, n, goal.depth))
+            end = self.exec_run(StopCondition(pcs, guards, n, goal.depth))
             if end.reason in (StopReason.STEP, StopReason.BREAKPOINT):
                 continue
             if end.reason is StopReason.DEPTH:
@@ -211,8 +265,9 @@ class Stepper:
         """Execute one instruction, checking watchpoints; the Stopped when one fires or the
         program ends."""
         b = self.b
+        self._apply_edit()
         reads = self._reads() if any(w.mode != "watch" for w in watches) else None
-        ev = b.step()
+        ev = self.exec_step()
         self.s.last_step = ev
         if ev.stop is not None and ev.stop.reason in (StopReason.EXIT, StopReason.FAULT, StopReason.BUDGET):
             return ev, self._ended(ev.stop)
@@ -314,6 +369,7 @@ class Stepper:
         return frozenset().union(*(MAP_OPS[op] for op in point.map_ops))
 
     def _hit(self, pc: int, program: str, depth: int, goal: Goal) -> Stopped | None:
+        self._apply_edit()
         site = Site(program, pc)
         if goal.stops:
             for bp in self.s.stops.breakpoints():
@@ -615,12 +671,12 @@ class Stepper:
         b = s.machine()
         mark = s.history.at_or_before(max(target - 1, 0))
         assert mark is not None, "the history always holds the start of the run"
-        b.restore(mark.checkpoint)
-        if target - 1 > mark.insns:
-            b.run(StopCondition(max_insns=target - 1 - mark.insns))
+        self._restore(mark)
+        self.run_to(target - 1)
         s.last_step = None
-        if target > mark.insns:
-            s.last_step = b.step()
+        if target > b.position()[1]:
+            s.last_step = self.exec_step()
+        self._apply_edit()
         s.status = "stopped" if b.run_status() in ("ready", "stopped") else s.status
         self.refresh_watches()
 
@@ -632,12 +688,28 @@ class Stepper:
         self.goto(target)
         return self._stopped(reason, reverse=True)
 
+    def _ended_here(self) -> bool:
+        """A fault or a spent budget leaves the position where it was: the instruction there
+        never completed. Going back one step from such an end reaches the live machine at
+        that same position, just before the instruction."""
+        return self.s.status in ("faulted", "budget")
+
+    def _leave_end(self) -> bool:
+        """From a fault or budget end, step back onto the live position. True if it did."""
+        if not self._ended_here():
+            return False
+        self.goto(self.b.position()[1])
+        return True
+
     def reverse_stepi(self, n: int = 1) -> Stopped:
         b = self._rewindable()
         here = b.position()[1]
-        if here <= self.s.history.start:
-            return self._stopped("history-start", reverse=True)
-        return self._back_to(here - n)
+        start = self.s.history.start
+        target = here - n + (1 if self._ended_here() else 0)
+        if target < start or (here == start and not self._ended_here()):
+            return self._back_to(start)
+        self.goto(target)
+        return self._stopped("step", reverse=True)
 
     def points(self, lo: int, hi: int) -> list[Point]:
         """Positions lo..hi-1 of the run, by replay; the machine is left at ``hi``."""
@@ -646,16 +718,18 @@ class Stepper:
         lo = max(lo, s.history.start)
         mark = s.history.at_or_before(lo)
         assert mark is not None
-        b.restore(mark.checkpoint)
-        if lo > mark.insns:
-            b.run(StopCondition(max_insns=lo - mark.insns))
+        self._restore(mark)
+        self.run_to(lo)
         out: list[Point] = []
         while True:
+            self._apply_edit()
             pc, insns, depth, program = b.position()
             if insns >= hi:
                 break
             out.append(Point(insns, pc, depth, program))
-            b.step()
+            ev = self.exec_step()
+            if ev.stop is not None and ev.stop.reason in (StopReason.EXIT, StopReason.FAULT, StopReason.BUDGET):
+                break
         return out
 
     def _search_back(self, here: int, accept: Callable[[list[Point], int], int | None]) -> int | None:
@@ -675,10 +749,12 @@ class Stepper:
 
     def reverse_nexti(self, n: int = 1) -> Stopped:
         b = self._rewindable()
+        if self._leave_end():
+            n -= 1
         for _ in range(n):
             here, depth = b.position()[1], b.position()[2]
             if here <= self.s.history.start:
-                return self._stopped("history-start", reverse=True)
+                return self._back_to(here)
 
             def shallow(pts: list[Point], last: int, depth: int = depth) -> int | None:
                 for p in reversed(pts):
@@ -694,6 +770,7 @@ class Stepper:
         from bpfdbg.session import SessionError
 
         b = self._rewindable()
+        self._leave_end()
         here, depth = b.position()[1], b.position()[2]
         if depth == 0:
             raise SessionError('"finish" not meaningful in the outermost frame.')
@@ -709,6 +786,8 @@ class Stepper:
 
     def reverse_line(self, n: int, over: bool) -> Stopped:
         b = self._rewindable()
+        if self._leave_end():
+            n -= 1
         for _ in range(n):
             pc, here, depth, program = b.position()
             if not self.s.lines_of(program):
@@ -718,7 +797,7 @@ class Stepper:
                     self.reverse_stepi()
                 continue
             if here <= self.s.history.start:
-                return self._stopped("history-start", reverse=True)
+                return self._back_to(here)
 
             def line_start(pts: list[Point], last: int, depth: int = depth) -> int | None:
                 key = None
@@ -743,9 +822,9 @@ class Stepper:
     def reverse_continue(self) -> Stopped:
         b = self._rewindable()
         s = self.s
-        here = b.position()[1]
+        here = b.position()[1] + (1 if self._ended_here() else 0)
         if here <= s.history.start:
-            return self._stopped("history-start", reverse=True)
+            return self._back_to(s.history.start)
         watches = s.stops.watchpoints()
         wanted = watches or s.stops.breakpoints() or s.stops.catchpoints()
         if not wanted:
@@ -776,9 +855,8 @@ class Stepper:
         b = s.machine()
         mark = s.history.at_or_before(lo)
         assert mark is not None
-        b.restore(mark.checkpoint)
-        if lo > mark.insns:
-            b.run(StopCondition(max_insns=lo - mark.insns))
+        self._restore(mark)
+        self.run_to(lo)
         values = {w.number: self._watch_now(w) for w in watches}
         for p in pts:
             for bp in s.stops.breakpoints():
@@ -789,7 +867,7 @@ class Stepper:
                 if point.what != "fault" and self._catch_matches(point, p.pc, p.program, p.depth):
                     if self._condition_holds(point) and (last is None or last[0] != p.insns):
                         last = (p.insns, point, self._catch_detail(point))
-            b.step()
+            self.exec_step()
             for w in watches:
                 now = self._watch_now(w)
                 if now != values[w.number]:

@@ -189,7 +189,7 @@ def cmd_advance(session: Session, args: str) -> CommandResult:
     return stop_result(session, "advance", session.advance(args.strip()))
 
 
-@command("kill", aliases=("k",), category="running")
+@command("kill", aliases=("k", "reset"), category="running")
 def cmd_kill(session: Session, args: str) -> CommandResult:
     """kill
 
@@ -431,6 +431,8 @@ def info_packets(session: Session, args: str) -> CommandResult:
     """
     if not session.packets:
         raise CommandError('no capture is loaded; load one with "load pcap FILE"')
+    from bpfdbg.render.packet import summary
+
     verdicts = {v.index: v for v in session.verdicts}
     lines = []
     for pkt in session.packets:
@@ -439,7 +441,8 @@ def info_packets(session: Session, args: str) -> CommandResult:
         verdict = ""
         if v is not None:
             verdict = v.action or (f"fault at insn {v.fault_pc}" if v.fault else "budget spent")
-        lines.append(f"{mark} {pkt.index + 1:>5}  {len(pkt.data):>5} bytes  {verdict}".rstrip())
+        what = summary(pkt.data)
+        lines.append(f"{mark} {pkt.index + 1:>5}  {len(pkt.data):>5} bytes  {verdict:<14} {what}".rstrip())
     return CommandResult("info packets", lines=lines)
 
 

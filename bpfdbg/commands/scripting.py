@@ -522,8 +522,8 @@ Predicate = Callable[[str | None, int | None, str | None, bool], bool]
 
 
 def _expect_outcome(session: Session, what: str, holds: Predicate) -> CommandResult:
-    """Check how the current run ended; when it has not ended and ``run all`` results
-    exist, check every packet and report the first that does not match."""
+    """Check how the current run ended; when no run is in progress and ``run all``
+    results exist, check every packet and report the first that does not match."""
     status = session.status
     stop = session.last_stop
     if status in ("exited", "faulted", "budget") and stop is not None:
@@ -535,13 +535,13 @@ def _expect_outcome(session: Session, what: str, holds: Predicate) -> CommandRes
             return CommandResult("expect", data={"expect": "held"})
         who = f"packet {session.packet_index + 1}" if session.packet_index is not None else "the run"
         return _failed(f"{who} {_outcome(action, retval, fault, budget)}")
+    if status == "stopped" and stop is not None:
+        return _failed(f'expected {what}, but the run is stopped at insn {stop.pc}; "continue" ends it')
     if session.verdicts:
         for verdict in session.verdicts:
             if not holds(verdict.action, verdict.retval, verdict.fault, verdict.budget):
                 return _failed(f"packet {verdict.index + 1} {_verdict_text(verdict)}")
         return CommandResult("expect", data={"expect": "held", "packets": len(session.verdicts)})
-    if status == "stopped" and stop is not None:
-        return _failed(f'expected {what}, but the run is stopped at insn {stop.pc}; "continue" ends it')
     return _failed(f'expected {what}, but nothing has run yet; use "run" or "run all" first')
 
 

@@ -93,7 +93,7 @@ def render_stop(session: Session, stop: Stopped, *, show_changes: bool = True) -
             before = session.source_line(step.pc, stop.program)
             with_source = before is None or (before.line, before.file) != (src.line, src.file)
     lines.extend(where_lines(session, stop.pc, stop.program, with_source=with_source))
-    if show_changes and reason in ("step", "watchpoint", "history-start") or stop.reverse:
+    if show_changes and reason in ("step", "watchpoint") and not stop.reverse:
         lines.extend(changed_registers(session))
     return lines
 

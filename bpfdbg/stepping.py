@@ -123,6 +123,7 @@ class Stepper:
         end = self.b.run(cond)
         if self.b.position()[1] != pos:
             self._at_mark = None
+            self.s.last_step = None  # a fast run keeps no journal: nothing to highlight
         return end
 
     def run_to(self, target: int) -> None:
@@ -203,6 +204,8 @@ class Stepper:
         self._out_seen = 0
         s.status = "stopped"
         self.checkpoint()
+        if s.stops.watchpoints():
+            self.refresh_watches()
         s._publish(RunStarted(b.position()[3], s.packet_index))
         return self._stopped("started")
 
@@ -287,7 +290,11 @@ class Stepper:
 
     def _ended(self, end: StopEvent) -> Stopped:
         s = self.s
-        if end.reason is StopReason.FAULT:
+        last = s.last_stop
+        caught_here = (
+            last is not None and last.reason == "catchpoint" and last.insns == end.insns and "fault" in last.detail
+        )
+        if end.reason is StopReason.FAULT and not caught_here:  # reported once; going on faults
             for point in s.stops.catchpoints():
                 if point.what == "fault" and self._fires(point):
                     message = end.fault.message if end.fault else "fault"

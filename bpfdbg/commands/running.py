@@ -463,3 +463,31 @@ def info_program(session: Session, args: str) -> CommandResult:
             f"{session.current_program}: {session.status} at insn {pc} after {insns} instructions. {why}".rstrip()
         ],
     )
+
+
+@sub_of("show", "history")
+def show_history(session: Session, args: str) -> CommandResult:
+    """show history
+
+    How reverse execution records: checkpoint interval and memory limit ("info record" for
+    what this run holds).
+    """
+    h = session.history
+    return CommandResult(
+        "show history",
+        lines=[
+            f"checkpoint every {h.interval} instructions (base {h.base_interval}); "
+            f"memory limit {h.limit_bytes} bytes (set history-limit BYTES)"
+        ],
+    )
+
+
+@sub_of("show", "version")
+def show_version(session: Session, args: str) -> CommandResult:
+    """show version
+
+    The bpfdbg version and the backend in use.
+    """
+    from bpfdbg import __version__
+
+    return CommandResult("show version", lines=[f"bpfdbg {__version__} (backend {session.backend_name})"])

@@ -1,0 +1,3 @@
+# sourced by scripting.cmds: a reusable check
+run
+expect action XDP_DROP

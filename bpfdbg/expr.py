@@ -215,6 +215,10 @@ class Value:
     data: bytes = b""
     lvalue: Lvalue | None = None
 
+    def __str__(self) -> str:
+        """The value as ``print`` shows it (gdb's natural format)."""
+        return format_value(self, None)
+
     @property
     def type_name(self) -> str:
         return self.type.name

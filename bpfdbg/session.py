@@ -110,7 +110,7 @@ class Session:
     user_commands: dict[str, list[str]] = field(default_factory=dict, init=False)
     user_docs: dict[str, str] = field(default_factory=dict, init=False)
     map_snapshots: dict[str, dict[str, list[tuple[bytes, bytes]]]] = field(default_factory=dict, init=False)
-    maps_at_run_start: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict, init=False)
+    maps_at_run_start: dict[str, Any] = field(default_factory=dict, init=False)  # map diff's "before"
     hit_counts: dict[tuple[str, int], int] = field(default_factory=dict, init=False)  # (prog, pc) -> runs
     settings: dict[str, object] = field(default_factory=dict, init=False)
     command_state: dict[str, Any] = field(default_factory=dict, init=False)

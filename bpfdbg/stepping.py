@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bpfdbg.breakpoints import Breakpoint, Catchpoint, Stoppoint, Watchpoint
 from bpfdbg.events import OutputEmitted, RunStarted, StateChanged, Stopped
@@ -23,6 +23,7 @@ from bpfdbg.history import Mark
 from bpfdbg.locations import Site
 from emulator.env import RunInput
 from emulator.isa.fields import CallKind
+from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.map_memory import MapMemory
 from emulator.state import Guard, StepEvent, StopCondition, StopEvent, StopReason
@@ -209,11 +210,11 @@ class Stepper:
         s._publish(RunStarted(b.position()[3], s.packet_index))
         return self._stopped("started")
 
-    def map_contents(self) -> dict[str, object]:
+    def map_contents(self) -> dict[str, Any]:
         """Every map's entries, in the shape ``map diff`` and ``map snapshot`` use."""
         from bpfdbg.commands.maps import capture_maps
 
-        return capture_maps(self.s.maps)  # type: ignore[return-value]
+        return dict(capture_maps(self.s.maps))
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, goal: Goal) -> Stopped:
@@ -267,7 +268,6 @@ class Stepper:
     def _single(self, watches: list[Watchpoint]) -> tuple[StepEvent, Stopped | None]:
         """Execute one instruction, checking watchpoints; the Stopped when one fires or the
         program ends."""
-        b = self.b
         self._apply_edit()
         reads = self._reads() if any(w.mode != "watch" for w in watches) else None
         ev = self.exec_step()
@@ -292,7 +292,10 @@ class Stepper:
         s = self.s
         last = s.last_stop
         caught_here = (
-            last is not None and last.reason == "catchpoint" and last.insns == end.insns and "fault" in last.detail
+            last is not None
+            and last.reason == "catchpoint"
+            and last.insns == end.insns
+            and "fault" in last.detail
         )
         if end.reason is StopReason.FAULT and not caught_here:  # reported once; going on faults
             for point in s.stops.catchpoints():
@@ -363,11 +366,11 @@ class Stepper:
         return out
 
     @staticmethod
-    def _helper_of(insn: object) -> int | None:
-        info = getattr(insn, "info", None)
-        if info is None or info.form is not Form.CALL or info.variant != CallKind.HELPER:
+    def _helper_of(insn: Insn | None) -> int | None:
+        info = insn.info if insn is not None else None
+        if insn is None or info is None or info.form is not Form.CALL or info.variant != CallKind.HELPER:
             return None
-        return int(insn.imm) & 0xFFFFFFFF
+        return insn.imm & 0xFFFFFFFF
 
     @staticmethod
     def _map_ops(point: Catchpoint) -> frozenset[int]:
@@ -735,7 +738,11 @@ class Stepper:
                 break
             out.append(Point(insns, pc, depth, program))
             ev = self.exec_step()
-            if ev.stop is not None and ev.stop.reason in (StopReason.EXIT, StopReason.FAULT, StopReason.BUDGET):
+            if ev.stop is not None and ev.stop.reason in (
+                StopReason.EXIT,
+                StopReason.FAULT,
+                StopReason.BUDGET,
+            ):
                 break
         return out
 
@@ -859,7 +866,6 @@ class Stepper:
         s = self.s
         pts = self.points(lo, hi)
         last: tuple[int, Stoppoint, str] | None = None
-        b = s.machine()
         mark = s.history.at_or_before(lo)
         assert mark is not None
         self._restore(mark)

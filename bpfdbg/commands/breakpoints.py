@@ -316,8 +316,8 @@ def cmd_catch(session: Session, args: str) -> CommandResult:
                 try:
                     actions.add(int(word, 0))
                 except ValueError:
-                    names = ", ".join(reverse) or "numbers"
-                    raise CommandError(f"unknown action {word!r}; use {names}", usage) from None
+                    choices = ", ".join(reverse) or "numbers"
+                    raise CommandError(f"unknown action {word!r}; use {choices}", usage) from None
         point.actions = frozenset(actions)
         point.action_names = tuple(rest)
     elif rest:

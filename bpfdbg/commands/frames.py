@@ -440,7 +440,9 @@ def disassembly(
             continue
         if source:
             src = session.source_line(pc, program)
-            if src is not None and (last_src is None or (src.file, src.line) != (last_src.file, last_src.line)):
+            if src is not None and (
+                last_src is None or (src.file, src.line) != (last_src.file, last_src.line)
+            ):
                 if src.file != last_file:
                     out.append(f"{Path(src.file).name}:")
                     last_file = src.file

@@ -211,7 +211,9 @@ def split_sections(words: Sequence[str], usage: str) -> dict[str, list[str]]:
 def require_keyed(m: Map, verb: str) -> None:
     if m.keyless:
         hint = "use peek, push or pop" if isinstance(m, QueueMap) else "use event_pipe"
-        raise CommandError(f"map {m.name} is {_article(m.type.label)} {m.type.label}: it has no keys to {verb}; {hint}")
+        raise CommandError(
+            f"map {m.name} is {_article(m.type.label)} {m.type.label}: it has no keys to {verb}; {hint}"
+        )
     if isinstance(m, PerfEventArrayMap) and verb in ("lookup", "dump"):
         raise CommandError(f"map {m.name} is a perf_event_array: its records are in event_pipe {m.name}")
 
@@ -589,7 +591,8 @@ def do_getnext(session: Session, m: Map, rest: list[str], style: str | None) -> 
 def require_queue(m: Map, verb: str) -> QueueMap:
     if not isinstance(m, QueueMap):
         raise CommandError(
-            f"map {verb} needs a queue or stack map; {m.name} is {_article(m.type.label)} {m.type.label} (use lookup/update/delete)"
+            f"map {verb} needs a queue or stack map; {m.name} is {_article(m.type.label)} "
+            f"{m.type.label} (use lookup/update/delete)"
         )
     return m
 
@@ -916,7 +919,10 @@ def do_import(session: Session, rest: list[str], style: str | None) -> CommandRe
         except KeyError as err:
             raise CommandError(f"{path}: {err.args[0]}") from None
         if isinstance(m, NOT_RESTORABLE):
-            raise CommandError(f"{path}: map {name} is {_article(m.type.label)} {m.type.label}; its contents cannot be imported")
+            raise CommandError(
+                f"{path}: map {name} is {_article(m.type.label)} {m.type.label}; "
+                "its contents cannot be imported"
+            )
         if not m.keyless and len(key) != m.key_size:
             raise CommandError(
                 f"{path}: key size mismatch: map {name} wants {m.key_size} bytes, got {len(key)}"

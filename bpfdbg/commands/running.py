@@ -457,12 +457,8 @@ def info_program(session: Session, args: str) -> CommandResult:
     stop = session.last_stop
     pc, insns = session.pc, session.insns
     why = f"It stopped: {stop.reason}" + (f" {stop.number}" if stop and stop.number else "") if stop else ""
-    return CommandResult(
-        "info program",
-        lines=[
-            f"{session.current_program}: {session.status} at insn {pc} after {insns} instructions. {why}".rstrip()
-        ],
-    )
+    where = f"{session.status} at insn {pc} after {insns} instructions."
+    return CommandResult("info program", lines=[f"{session.current_program}: {where} {why}".rstrip()])
 
 
 @sub_of("show", "history")

@@ -46,9 +46,7 @@ def render_stop(session: Session, stop: Stopped, *, show_changes: bool = True) -
     reason = stop.reason
     if reason == "exited":
         action = f"{stop.action} ({stop.retval})" if stop.action else f"r0 = {stop.retval:#x} ({stop.retval})"
-        lines = [f"{prog} exited: {action} after {stop.insns} instructions"]
-        lines.extend(packet_out_summary(session))
-        return lines
+        return [f"{prog} exited: {action} after {stop.insns} instructions", *packet_out_summary(session)]
     if reason == "faulted":
         src = session.source_line(stop.pc, stop.program)
         at = f"insn {stop.pc}" + (f" ({src.file.rsplit('/', 1)[-1]}:{src.line})" if src else "")
@@ -104,8 +102,8 @@ def input_description(session: Session) -> str:
     if session.packet_index is not None:
         data = session.input_packet or b""
         return f"packet {session.packet_index + 1} ({len(data)} bytes)"
-    data = session.input_packet
-    return f"a {len(data)}-byte packet" if data is not None else "a 64-byte zero packet"
+    frame = session.input_packet
+    return f"a {len(frame)}-byte packet" if frame is not None else "a 64-byte zero packet"
 
 
 def packet_out_summary(session: Session) -> list[str]:
@@ -117,6 +115,10 @@ def packet_out_summary(session: Session) -> list[str]:
     before = session.run_input().packet or b""
     if out is None:
         return []
+    if session.program.prog_type == "socket":
+        # BPF_PROG_TEST_RUN hands a socket filter's frame back from the network header on
+        # (its MAC header zeroed), and a socket filter cannot change the frame anyway
+        out, before = out[14:], before[14:]
     if out == before:
         return ["packet out = packet in (no bytes changed)"]
     if len(out) != len(before):

@@ -67,7 +67,9 @@ def snapshot(session: Session) -> tuple[object, ...]:
 
 
 class ReverseMachine(RuleBasedStateMachine):
-    @initialize(name=st.sampled_from(PROGRAMS), packet=st.integers(0, 30), interval=st.sampled_from([1, 3, 16, 200]))
+    @initialize(
+        name=st.sampled_from(PROGRAMS), packet=st.integers(0, 30), interval=st.sampled_from([1, 3, 16, 200])
+    )
     def open(self, name: str, packet: int, interval: int) -> None:
         self.session = open_sample(name, packet, history_interval=interval, history_limit=64 << 10)
         self.session.start()

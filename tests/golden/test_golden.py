@@ -20,9 +20,7 @@ def test_transcript(script: Path) -> None:
     got = transcript(script)
     if got != expected:
         diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(True), got.splitlines(True), "expected", "got", n=2
-            )
+            difflib.unified_diff(expected.splitlines(True), got.splitlines(True), "expected", "got", n=2)
         )
         pytest.fail(f"{script.name}: transcript differs\n{diff}")
 

@@ -374,7 +374,7 @@ class InterpBackend:
         return tuple(self.regs)
 
     def run_status(self) -> str:
-        """"ready", "stopped", "exited" or "faulted" (cheaper than ``state().status``)."""
+        """ "ready", "stopped", "exited" or "faulted" (cheaper than ``state().status``)."""
         return self._status
 
     def tail_chain(self) -> tuple[tuple[str, int], ...]:

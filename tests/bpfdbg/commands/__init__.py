@@ -1,8 +1,7 @@
 """Tests of the command families, driven through Session.execute as a user types them.
 
-Shared helpers live here: where the samples are, opening a session on one, and finishing a
-run either through the stepping engine (``session.run()``) or, where that cannot run a
-program yet, by driving the backend directly (what the Session's run would do).
+Shared helpers live here: where the samples are, opening a session on one, finishing a run,
+and running a command that must succeed (``ok``) or fail with one clear line (``err``).
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bpfdbg.session import Session
-from emulator.state import StopCondition
 
 SAMPLES = Path(__file__).resolve().parents[3] / "sample_progs"
 INITIAL_MAPS = SAMPLES / "initial_maps.json"
@@ -31,11 +29,18 @@ def run_packet(session: Session, index: int = 0) -> None:
     session.run()
 
 
-def drive_backend(session: Session, index: int = 0) -> None:
-    """Run packet ``index`` on the backend directly, bypassing the stepping engine (whose
-    checkpoints cannot yet size a ring buffer map), and mark the run finished."""
-    session.select_packet(index)
-    backend = session.machine()
-    backend.reset(session.run_input())
-    backend.run(StopCondition())
-    session.status = "exited"
+def ok(session: Session, line: str) -> list[str]:
+    """The output of a command that must succeed."""
+    result = session.execute(line)
+    assert result.ok, f"{line}: {result.error}"
+    return result.lines
+
+
+def err(session: Session, line: str) -> str:
+    """The error of a failing command: exactly one line, nothing else printed, no bug."""
+    result = session.execute(line)
+    assert not result.ok, f"{line} should fail, printed {result.lines}"
+    assert result.error is not None and "\n" not in result.error
+    assert not result.lines, result.lines
+    assert "internal error" not in result.error
+    return result.error

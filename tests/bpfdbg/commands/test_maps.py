@@ -18,7 +18,7 @@ from bpfdbg.commands.registry import CommandError
 from bpfdbg.events import StateChanged
 from bpfdbg.session import Session
 
-from . import drive_backend, open_sample, run_packet
+from . import err, ok, open_sample, run_packet
 
 
 @pytest.fixture
@@ -36,19 +36,6 @@ def fw() -> Session:
 @pytest.fixture
 def percpu() -> Session:
     return open_sample("xdp_percpu_counter", maps=False)
-
-
-def ok(session: Session, line: str) -> list[str]:
-    result = session.execute(line)
-    assert result.ok, f"{line}: {result.error}"
-    return result.lines
-
-
-def err(session: Session, line: str) -> str:
-    result = session.execute(line)
-    assert not result.ok, f"{line} should fail, printed {result.lines}"
-    assert result.error
-    return result.error
 
 
 def maps_changed(session: Session, line: str) -> bool:
@@ -198,7 +185,7 @@ def test_dump_global_data_formats_the_datasec() -> None:
 
 def test_dump_ring_buffer_lists_its_records() -> None:
     s = open_sample("xdp_ringbuf", maps=False)
-    drive_backend(s, 0)
+    run_packet(s, 0)
     result = s.execute("map dump events")
     assert result.ok
     assert result.lines[0] == "ringbuf events: 1 record"

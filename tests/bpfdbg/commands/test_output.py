@@ -13,7 +13,7 @@ from emulator.maps import MapSpec, MapType, create_map
 from emulator.maps.perf import BPF_F_CURRENT_CPU, PerfEventArrayMap
 from emulator.maps.ringbuf import RingBufMap
 
-from . import SAMPLES, drive_backend, open_sample, run_packet
+from . import SAMPLES, open_sample, run_packet
 
 EXPECTED_TRACE = json.loads((SAMPLES / "expected_trace.json").read_text())["xdp_printk.o"]["xdp_printk"]
 
@@ -83,7 +83,7 @@ def test_trace_pipe_line_uses_cpu_and_clock() -> None:
 # -- event_pipe: ring buffer ---------------------------------------------------------------------
 def test_event_pipe_lists_ring_buffer_records(ringbuf: Session) -> None:
     for index in range(4):
-        drive_backend(ringbuf, index)
+        run_packet(ringbuf, index)
     result = ringbuf.execute("event_pipe")
     assert result.ok
     assert result.lines[0] == "ringbuf events: 2 records"
@@ -102,7 +102,7 @@ def test_event_pipe_lists_ring_buffer_records(ringbuf: Session) -> None:
 
 
 def test_event_pipe_consume_frees_the_ring(ringbuf: Session) -> None:
-    drive_backend(ringbuf, 0)
+    run_packet(ringbuf, 0)
     # Consuming is an edit of the maps; during a run the session checkpoints it, and the
     # interp backend's checkpoint_bytes cannot size a ring buffer yet: consume between runs.
     ringbuf.status = "idle"

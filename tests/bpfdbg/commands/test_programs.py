@@ -16,7 +16,7 @@ from bpfdbg.commands import programs
 from bpfdbg.session import Session
 from emulator.backends.base import Capabilities, NativeInsn
 
-from . import open_sample, run_packet
+from . import err, ok, open_sample, run_packet
 
 
 def kernel_reason() -> str | None:
@@ -36,19 +36,6 @@ def counter() -> Session:
 @pytest.fixture
 def tail() -> Session:
     return open_sample("xdp_tailcall", maps=False)
-
-
-def ok(session: Session, line: str) -> list[str]:
-    result = session.execute(line)
-    assert result.ok, f"{line}: {result.error}"
-    return result.lines
-
-
-def err(session: Session, line: str) -> str:
-    result = session.execute(line)
-    assert not result.ok, f"{line} should fail, printed {result.lines}"
-    assert result.error
-    return result.error
 
 
 def raw_program(tmp_path: Path, hexcode: str, name: str = "bad") -> Path:

@@ -13,6 +13,7 @@ reverse-continue) replay the relevant interval once, recording what they need.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,10 @@ class Point:
     pc: int
     depth: int
     program: str
+
+
+def _no_deeper(p: Point, depth: int) -> bool:
+    return p.depth <= depth
 
 
 class Stepper:
@@ -746,20 +751,26 @@ class Stepper:
                 break
         return out
 
-    def _search_back(self, here: int, accept: Callable[[list[Point], int], int | None]) -> int | None:
-        """Walk back over history intervals, latest first, until ``accept(points, i)``
-        returns a position; ``points`` runs from the interval start to ``here``."""
+    def _search_back(self, here: int, accept: Callable[[list[Point]], int | None]) -> int | None:
+        """Walk back over history intervals, latest first, until ``accept(points)`` returns
+        a position; ``points`` covers one interval (up to ``here`` for the latest)."""
         s = self.s
         hi = here
-        marks = s.history.marks_before(here)
-        for mark in marks:
-            pts = self.points(mark.insns, hi)
-            found = accept(pts, len(pts) - 1)
+        for mark in s.history.marks_before(here):
+            found = accept(self.points(mark.insns, hi))
             if found is not None:
                 return found
-            if mark.insns <= s.history.start:
-                break
+            hi = mark.insns
         return None
+
+    def _last_where(self, here: int, wanted: Callable[[Point], bool]) -> int:
+        """The latest position before ``here`` where ``wanted`` holds (else the start)."""
+
+        def accept(pts: list[Point]) -> int | None:
+            return next((p.insns for p in reversed(pts) if wanted(p)), None)
+
+        found = self._search_back(here, accept)
+        return found if found is not None else self.s.history.start
 
     def reverse_nexti(self, n: int = 1) -> Stopped:
         b = self._rewindable()
@@ -769,15 +780,7 @@ class Stepper:
             here, depth = b.position()[1], b.position()[2]
             if here <= self.s.history.start:
                 return self._back_to(here)
-
-            def shallow(pts: list[Point], last: int, depth: int = depth) -> int | None:
-                for p in reversed(pts):
-                    if p.depth <= depth:
-                        return p.insns
-                return None
-
-            target = self._search_back(here, shallow)
-            self.goto(target if target is not None else self.s.history.start)
+            self.goto(self._last_where(here, functools.partial(_no_deeper, depth=depth)))
         return self._stopped("step", reverse=True)
 
     def reverse_finish(self) -> Stopped:
@@ -788,15 +791,7 @@ class Stepper:
         here, depth = b.position()[1], b.position()[2]
         if depth == 0:
             raise SessionError('"finish" not meaningful in the outermost frame.')
-
-        def caller(pts: list[Point], last: int) -> int | None:
-            for p in reversed(pts):
-                if p.depth < depth:
-                    return p.insns
-            return None
-
-        target = self._search_back(here, caller)
-        return self._back_to(target if target is not None else self.s.history.start)
+        return self._back_to(self._last_where(here, lambda p: p.depth < depth))
 
     def reverse_line(self, n: int, over: bool) -> Stopped:
         b = self._rewindable()
@@ -812,26 +807,34 @@ class Stepper:
                 continue
             if here <= self.s.history.start:
                 return self._back_to(here)
-
-            def line_start(pts: list[Point], last: int, depth: int = depth) -> int | None:
-                key = None
-                found = None
-                for p in reversed(pts):
-                    if over and p.depth > depth:
-                        continue
-                    k = self._line_key(p.pc, p.program, p.depth)
-                    if k is None:
-                        continue
-                    if key is None:
-                        key = k
-                    elif k != key:
-                        return found
-                    found = p.insns
-                return None
-
-            target = self._search_back(here, line_start)
-            self.goto(target if target is not None else self.s.history.start)
+            self.goto(self._line_start_before(here, depth, over))
         return self._stopped("step", reverse=True)
+
+    def _line_start_before(self, here: int, depth: int, over: bool) -> int:
+        """Where the source line executed just before ``here`` began (a line's execution may
+        span history intervals, so the scan keeps its state from one to the next)."""
+        key: tuple[str, str, int, int] | None = None
+        found: int | None = None
+
+        def accept(pts: list[Point]) -> int | None:
+            nonlocal key, found
+            for p in reversed(pts):
+                if over and p.depth > depth:
+                    continue
+                k = self._line_key(p.pc, p.program, p.depth)
+                if k is None:
+                    continue
+                if key is None:
+                    key = k
+                elif k != key:
+                    return found
+                found = p.insns
+            return None
+
+        result = self._search_back(here, accept)
+        if result is not None:
+            return result
+        return found if found is not None else self.s.history.start
 
     def reverse_continue(self) -> Stopped:
         b = self._rewindable()

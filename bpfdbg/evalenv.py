@@ -125,6 +125,13 @@ class SessionEnv:
             name, spec.key_size, spec.value_size, spec.key_btf, spec.value_btf, bool(m.percpu)
         )
 
+    def map_names(self) -> list[str]:
+        """Every map of the loaded object, in its order (global-data maps included): the
+        evaluator finds C globals among the variables of their DATASECs."""
+        if not self.s.loaded:
+            return []
+        return [m.name for m in self.s.maps]
+
     def map_read(self, name: str, key: bytes) -> bytes | None:
         m = self.s.maps[name]
         element = m.lookup(key, self.s.cpu)
@@ -132,6 +139,13 @@ class SessionEnv:
 
     def map_write(self, name: str, key: bytes, value: bytes) -> None:
         m = self.s.maps[name]
+        if m.frozen:
+            # `map update` refuses too (EPERM, as bpftool would): a .rodata global is a
+            # constant that the kernel's verifier may already have folded into the code.
+            raise expr.EvalError(
+                f"{name} is frozen: read-only to user space after loading (.rodata globals are"
+                " constants; change them in the source or the loader)"
+            )
         element = m.lookup(key, self.s.cpu)
         if element is None:
             raise expr.EvalError(f"{name} has no key {key.hex()}")

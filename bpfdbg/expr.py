@@ -63,6 +63,15 @@ Maps
     the map (read-modify-write of the whole value).
 Enum constants
     Enumerators of the BTF (``RULE_SRC_V4``) and the verdicts ``XDP_*``/``TC_ACT_*``.
+Global variables
+    A C global (``.data``, ``.rodata``, ``.bss`` and their ``.*`` variants) by its name:
+    ``pkts_seen``, ``last_blocked.dport``, ``blocked_ports[1]``. libbpf keeps each such
+    section as a one-entry array map whose value BTF is the section's DATASEC, so the
+    variable is read from key 0 of that map at its offset, typed by its BTF, and is an
+    lvalue: ``set var pkts_seen = 5`` and ``watch pkts_seen`` write and watch the map.
+    A bare name means, in order: a map, a register (``r0``..``r10``, ``pc``), an enum
+    constant or verdict, and only then a global variable, so a variable that shares its
+    name with one of those is reached through its map: ``$ctx`` and friends never clash.
 """
 
 from __future__ import annotations
@@ -298,6 +307,8 @@ class EvalEnv(Protocol):
     EvalError with a complete message when the machine refuses. ``value_history(index)``:
     ``index > 0`` is value ``$index``; ``index <= 0`` counts back from the last value
     (``$`` is 0, ``$$`` is -1, ``$$N`` is -N); EvalError when out of range.
+    ``map_names`` lists every map (in the object's order) so that a bare name can be looked
+    up among the variables of the global-data maps, whose value BTF is a DATASEC.
     """
 
     btf: Btf | None
@@ -311,6 +322,7 @@ class EvalEnv(Protocol):
     def ctx_field(self, name: str) -> tuple[int, int] | None: ...
     def ctx_fields(self) -> list[str]: ...
     def map_info(self, name: str) -> MapInfo | None: ...
+    def map_names(self) -> list[str]: ...
     def map_read(self, name: str, key: bytes) -> bytes | None: ...
     def map_write(self, name: str, key: bytes, value: bytes) -> None: ...
     def value_history(self, index: int) -> Value: ...
@@ -1069,6 +1081,8 @@ class _Place:
     type: CType
 
 
+_TYPE_KINDS = (BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.TYPEDEF, BtfKind.INT,
+               BtfKind.FLOAT, BtfKind.FWD)  # fmt: skip
 _BUILTIN_VARS = ("pc", "fp", "ctx", "pkt", "pkt_end", "pkt_meta", "retval", "insns")
 _VAR_TYPES = {"pkt": U8P, "pkt_end": U8P, "pkt_meta": U8P}
 _CMP = ("==", "!=", "<", "<=", ">", ">=")
@@ -1182,10 +1196,51 @@ class _Evaluator:
                 return _mk(_from_btf(self.btf, found[1]), found[0])
         if name in CONSTANTS:
             return _mk(INT, CONSTANTS[name])
+        variables = self.global_vars()
+        if name in variables:
+            return variables[name]
+        close = difflib.get_close_matches(name, list(variables), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise EvalError(
-            f"no symbol '{name}': not a register (r0..r10, $r0..$r10), a map or an enum constant"
-            " (convenience variables start with $)"
+            f"no symbol '{name}': not a register (r0..r10, $r0..$r10), a map, an enum constant"
+            f" or a global variable{hint} (convenience variables start with $)"
         )
+
+    def global_vars(self) -> dict[str, _Place]:
+        """The C globals of the object: name -> where it lives in its global-data map.
+
+        Found through the maps rather than the sections, because a global exists for the
+        program only as a map value (key 0 of a one-entry array) and that is where the
+        debugger must read and write it. The first map wins if two sections define a
+        name (C forbids it; hand-written BTF might not). Built per lookup: a few maps of a
+        few variables each, and the maps of a session can change with ``load``."""
+        btf = self.btf
+        found: dict[str, _Place] = {}
+        if btf is None:
+            return found
+        for map_name in self.env.map_names():
+            info = self.env.map_info(map_name)
+            if info is None or not info.value_btf:
+                continue
+            try:
+                sec = btf.type(info.value_btf)
+            except KeyError:
+                continue
+            if sec.kind is not BtfKind.DATASEC:
+                continue
+            key = bytes(info.key_size)  # key 0: the one entry of the section's array
+            for s in sec.secinfos:
+                try:
+                    var = btf.type(s.type)
+                    if var.kind is not BtfKind.VAR or not var.name or var.name in found:
+                        continue
+                    t = _from_btf(btf, var.type)
+                except (KeyError, EvalError):
+                    continue  # a damaged record hides one variable, not the whole lookup
+                if t.size == 0 or s.offset + t.size > info.value_size:
+                    continue  # no layout, or a DATASEC that does not match its map: not readable
+                found[var.name] = _Place(MapLoc(info.name, key, s.offset, t.size), t)
+        return found
 
     # -- loading and storing ----------------------------------------------------------------------
 
@@ -1402,9 +1457,16 @@ class _Evaluator:
             raise EvalError(f"unknown type '{tn}'{_suggest(btf, tn)}")
         return _from_btf(btf, found.id)
 
+    def names_type(self, name: str) -> bool:
+        """Whether ``sizeof(name)`` means a type: the BTF also names variables (VAR) and
+        functions, and ``sizeof(pkts_seen)`` is the size of the global, not an error."""
+        if self.btf is None:
+            return False
+        return any(self.btf.find(name, kind) is not None for kind in _TYPE_KINDS)
+
     def sizeof(self, node: SizeOf) -> int:
         if node.type is not None:
-            if node.operand is None or self.btf is not None and self.btf.find(node.type.name) is not None:
+            if node.operand is None or self.names_type(node.type.name):
                 return self.resolve_type(node.type).size
         assert node.operand is not None
         got = self.access(node.operand)
@@ -1971,6 +2033,9 @@ class _NoEnv:
 
     def map_info(self, name: str) -> MapInfo | None:
         return None
+
+    def map_names(self) -> list[str]:
+        return []
 
 
 def _guard_reg(node: Expr) -> int | None:

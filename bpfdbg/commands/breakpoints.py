@@ -1,5 +1,6 @@
 """Breakpoints, watchpoints and catchpoints: break, tbreak, condition, ignore, enable,
-disable, delete, info breakpoints, watch, rwatch, awatch, catch."""
+disable, delete, info breakpoints, watch, rwatch, awatch, catch; and, as in gdb, the
+``enable display``/``disable display``/``delete display`` forms that act on auto-displays."""
 
 from __future__ import annotations
 
@@ -115,12 +116,51 @@ def _points(session: Session, args: str, usage: str) -> list[Stoppoint]:
     return [session.stoppoint(n) for n in numbers]
 
 
-@command("enable", aliases=("en",), category="breakpoints")
+_DISPLAY_WORDS = ("disp", "displ", "displa", "display")  # gdb takes a prefix of "display"
+
+
+def _display_args(args: str) -> str | None:
+    """What follows ``display`` in ``enable display 1 3``; None when it is not that form."""
+    words = args.split(None, 1)
+    if not words or words[0] not in _DISPLAY_WORDS:
+        return None
+    return words[1] if len(words) > 1 else ""
+
+
+def _toggle_displays(session: Session, args: str, enabled: bool, name: str) -> CommandResult:
+    """gdb's ``enable display``/``disable display``: a disabled display stays numbered and
+    listed (``info display`` shows n) but is not shown at stops, so a noisy expression can
+    be silenced for a while without retyping it. All displays without numbers."""
+    usage = f"{name} display [N...]"
+    numbers: list[int] = []
+    for word in args.replace(",", " ").split():
+        lo, dash, hi = word.partition("-")
+        if dash and lo:
+            start, end = parse_int(lo, "a display number", usage), parse_int(hi, "a display number", usage)
+            numbers.extend(range(start, end + 1))
+        else:
+            numbers.append(parse_int(word, "a display number", usage))
+    known = {d.number for d in session.displays}
+    missing = [n for n in numbers if n not in known]
+    if missing:
+        raise CommandError(f'no display number {missing[0]}; "info display" lists them')
+    chosen = set(numbers) if numbers else known
+    for display in session.displays:
+        if display.number in chosen:
+            display.enabled = enabled
+    return CommandResult(f"{name} display", data=sorted(chosen))
+
+
+@command("enable", aliases=("en",), category="breakpoints", subcommands=("once", "display"))
 def cmd_enable(session: Session, args: str) -> CommandResult:
-    """enable [once] [N...]
+    """enable [once] [N...] | enable display [N...]
 
     Enable breakpoints N (all without numbers); "once": disable again after the next stop.
+    "enable display N..." shows auto-displays N again at each stop (all without numbers).
     """
+    rest = _display_args(args)
+    if rest is not None:
+        return _toggle_displays(session, rest, True, "enable")
     once = args.split()[:1] == ["once"]
     if once:
         args = args.split(None, 1)[1] if len(args.split()) > 1 else ""
@@ -132,12 +172,17 @@ def cmd_enable(session: Session, args: str) -> CommandResult:
     return CommandResult("enable", data=[p.number for p in points])
 
 
-@command("disable", aliases=("dis", "disa"), category="breakpoints")
+@command("disable", aliases=("dis", "disa"), category="breakpoints", subcommands=("display",))
 def cmd_disable(session: Session, args: str) -> CommandResult:
-    """disable [N...]
+    """disable [N...] | disable display [N...]
 
     Disable breakpoints N (all without numbers); they stay listed and can be enabled again.
+    "disable display N..." stops showing auto-displays N at each stop but keeps them listed
+    (all without numbers); "enable display N..." brings them back.
     """
+    rest = _display_args(args)
+    if rest is not None:
+        return _toggle_displays(session, rest, False, "disable")
     points = _points(session, args, "disable [N...]")
     for point in points:
         point.enabled = False

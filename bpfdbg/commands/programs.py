@@ -8,8 +8,9 @@ object's (what we load and run), not the kernel's verifier rewrite.
 
 ``verify`` answers "will the kernel take this?" before anyone runs anything: the static
 checks every backend applies at load, then, where bpf() is permitted, the real verifier
-(through the kernel backend, which creates the object's maps the same way), with the end of
-its log and the instruction it stopped at shown in our listing with its source line.
+(through the kernel backend, which creates the object's maps the same way): for an accepted
+program its ``processed N insns`` summary, for a rejected one the end of its log and the
+instruction it stopped at shown in our listing with its source line.
 """
 
 from __future__ import annotations
@@ -431,7 +432,8 @@ def kernel_available() -> str | None:
 
 def kernel_verify(session: Session, prog: Program) -> dict[str, Any]:
     """The real verifier's verdict through the kernel backend: status accepted, rejected or
-    skipped, the reason, the log, and the pc the log stopped at."""
+    skipped, the reason, the log, its ``processed N insns ...`` summary (``stats``, for an
+    accepted program too) and the pc the log stopped at."""
     if prog.prog_type not in ("xdp", "tc", "socket"):
         return {"status": "skipped", "reason": f"{prog.prog_type} programs have no kernel program type"}
     why = kernel_available()
@@ -451,12 +453,25 @@ def kernel_verify(session: Session, prog: Program) -> dict[str, Any]:
         "kernel": platform.release(),
         "log": log,
     }
+    stats = log_stats(log)
+    if stats is not None:
+        result["stats"] = stats
     if not report.ok:
         result["reason"] = log_reason(log) or "; ".join(d.message for d in report.errors) or "rejected"
         failing = failing_pc(log)
         if failing is not None:
             result["failing_pc"] = failing
     return result
+
+
+def log_stats(log: str) -> str | None:
+    """The verifier's summary, ``processed N insns (limit 1000000) max_states_per_insn ...``:
+    how much work the program cost the verifier (and so how close it is to the limit), the
+    one line worth showing for an accepted program. None when the log has no such line."""
+    for line in reversed(log.splitlines()):
+        if line.startswith("processed ") and " insns" in line:
+            return line.strip()
+    return None
 
 
 def log_reason(log: str) -> str | None:
@@ -498,9 +513,11 @@ def cmd_verify(session: Session, args: str) -> CommandResult:
 
     Check a program before running it: the static checks (instruction encodings, helpers,
     map references) and, where bpf() is permitted, the real kernel verifier, which loads the
-    program with its maps exactly as the kernel backend does. A rejection shows the
-    verifier's reason, the end of its log and the instruction it stopped at, with its source
-    line. Fails (for --batch) when either check rejects the program.
+    program with its maps exactly as the kernel backend does. An acceptance shows the
+    verifier's summary (processed N insns of the 1000000 limit, states explored); a
+    rejection shows the verifier's reason, the end of its log and the instruction it
+    stopped at, with its source line. Fails (for --batch) when either check rejects the
+    program.
     """
     words, style = take_json_flags(split_args(args))
     prog, rest = resolve_prog(session, words, "verify [PROG]")
@@ -519,8 +536,11 @@ def cmd_verify(session: Session, args: str) -> CommandResult:
     if status == "skipped":
         lines.append(f"kernel verifier: skipped ({kernel['reason']})")
     elif status == "accepted":
-        lines.append(f"kernel verifier (Linux {kernel['kernel']}): accepted")
-        lines += [f"  {line}" for line in _tail(kernel["log"])]
+        stats = kernel.get("stats")
+        lines.append(
+            f"kernel verifier (Linux {kernel['kernel']}): accepted" + (f"; {stats}" if stats else "")
+        )
+        lines += [f"  {line}" for line in _tail(kernel["log"]) if line != stats]
     else:
         lines.append(f"kernel verifier (Linux {kernel['kernel']}): rejected: {kernel['reason']}")
         if "failing_pc" in kernel:

@@ -3,7 +3,7 @@
 history, assignment, the print formats, and one clear EvalError for each user mistake.
 
 The fake environment is deliberately small and explicit (a stack, a packet, a ctx, three
-maps) so that each expectation can be checked by hand; a hypothesis property holds the
+maps and a .bss of globals) so that each expectation can be checked by hand; a hypothesis property holds the
 integer arithmetic to Python's modulo-2**64 results, and one test runs against the BTF of
 a real sample object.
 """
@@ -36,7 +36,16 @@ from bpfdbg.expr import (
     lvalue_of,
     parse,
 )
-from emulator.elf.btf import INT_BOOL, INT_SIGNED, Btf, BtfEnumerator, BtfKind, BtfMember, BtfType
+from emulator.elf.btf import (
+    INT_BOOL,
+    INT_SIGNED,
+    Btf,
+    BtfEnumerator,
+    BtfKind,
+    BtfMember,
+    BtfType,
+    BtfVarSecinfo,
+)
 
 MASK = (1 << 64) - 1
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +122,19 @@ def _make_btf() -> Btf:
         members=tuple(member(n, u32, 32 * i) for i, n in enumerate(xdp_fields)),
     )
     add(BtfKind.FWD, "opaque")
+    # C globals: a .bss DATASEC as clang writes it once the loader has fixed its layout.
+    # "counters" and "RED" clash with a map and an enumerator, which win.
+    variables = [("hits", u64, 0, 8), ("last_key", rule_key, 8, 4), ("ports", u16x3, 12, 6),
+                 ("counters", u32, 20, 4), ("RED", u32, 24, 4)]  # fmt: skip
+    infos = tuple(
+        BtfVarSecinfo(add(BtfKind.VAR, name, type=type_id, linkage=1), offset, size)
+        for name, type_id, offset, size in variables
+    )
+    add(BtfKind.DATASEC, ".bss", size=GLOBALS_SIZE, secinfos=infos)
     return Btf(types, b"\0")
+
+
+GLOBALS_SIZE = 28
 
 
 BTF = _make_btf()
@@ -155,8 +176,20 @@ def _rich() -> bytes:
     return bytes(v)
 
 
+def _globals() -> bytes:
+    """The .bss value: hits = 41, last_key = {6, 0, 0x5000}, ports = {1, 2, 3}, counters = 9,
+    RED = 5."""
+    v = bytearray(GLOBALS_SIZE)
+    struct.pack_into("<Q", v, 0, 41)
+    v[8:12] = bytes([6, 0, 0, 0x50])
+    struct.pack_into("<3H", v, 12, 1, 2, 3)
+    struct.pack_into("<II", v, 20, 9, 5)
+    return bytes(v)
+
+
 class FakeEnv:
-    """Registers, a few memory regions, an xdp ctx, three maps and a value history."""
+    """Registers, a few memory regions, an xdp ctx, four maps (one of them a .bss of C
+    globals) and a value history."""
 
     def __init__(self, btf: Btf | None = BTF) -> None:
         self.btf = btf
@@ -188,6 +221,7 @@ class FakeEnv:
                 {bytes([6, 0, 0, 0x50]): struct.pack("<I", 1)},
             ),
             "wide": (MapInfo("wide", 12, 8, 0, 0, percpu=True), {bytes(range(12)): bytes(8)}),
+            "glob.bss": (MapInfo("glob.bss", 4, GLOBALS_SIZE, 0, _id(".bss")), {bytes(4): _globals()}),
         }
         self.history: list[Value] = []
         self.writes: list[tuple[int, bytes]] = []
@@ -237,6 +271,9 @@ class FakeEnv:
     def map_info(self, name: str) -> MapInfo | None:
         found = self.maps.get(name)
         return found[0] if found else None
+
+    def map_names(self) -> list[str]:
+        return list(self.maps)
 
     def map_read(self, name: str, key: bytes) -> bytes | None:
         return self.maps[name][1].get(key)
@@ -904,6 +941,57 @@ def test_lvalue_of(env: FakeEnv) -> None:
     assert lvalue_of("counters[9]", env) == MapLoc("counters", struct.pack("<I", 9), 0, 16)  # not read
     with pytest.raises(EvalError, match="no symbol 'nope'"):
         lvalue_of("nope[1]", env)
+
+
+# ---------------------------------------------------------------------------------------------
+# global variables
+
+
+def test_globals_read_from_their_section_map(env: FakeEnv) -> None:
+    assert ev("hits", env) == 41
+    assert evaluate("hits", env).type.name == "__u64"
+    assert show("last_key", env) == "{proto = 6, pad = 0, dport = 20480}"
+    assert ev("last_key.dport", env) == 0x5000
+    assert show("ports", env) == "{1, 2, 3}"
+    assert ev("ports[2] + hits", env) == 44
+    assert ev("sizeof(hits)", env) == 8
+    assert ev("sizeof hits", env) == 8
+    assert show("rules[last_key]", env) == "01 00 00 00"  # a struct global as a map key
+
+
+def test_globals_are_lvalues_in_their_map(env: FakeEnv) -> None:
+    assert lvalue_of("hits", env) == MapLoc("glob.bss", bytes(4), 0, 8)
+    assert lvalue_of("last_key.dport", env) == MapLoc("glob.bss", bytes(4), 10, 2)
+    assert lvalue_of("ports[1]", env) == MapLoc("glob.bss", bytes(4), 14, 2)
+    assert as_int(assign("hits += 1", env)) == 42
+    assign("last_key.dport = 0x1234", env)
+    value = env.maps["glob.bss"][1][bytes(4)]
+    assert struct.unpack_from("<Q", value, 0)[0] == 42
+    assert value[8:12] == bytes([6, 0, 0x34, 0x12])
+    assert value[12:] == _globals()[12:]  # the rest of the section is untouched
+    assert "live in the map, not in addressable memory" in err("&hits", env)
+
+
+def test_maps_registers_and_enum_constants_win_over_globals(env: FakeEnv) -> None:
+    assert "counters is a map" in err("counters", env)
+    assert ev("counters[1].packets", env) == 1
+    assert num("RED", env) == 0  # the enumerator, not the global holding 5
+    assert ev("r1", env) == CTX
+
+
+def test_unknown_names_suggest_a_global(env: FakeEnv) -> None:
+    message = err("hitz", env)
+    assert message.startswith("no symbol 'hitz': not a register (r0..r10, $r0..$r10), a map, an enum")
+    assert "global variable (did you mean 'hits'?)" in message
+
+
+def test_no_globals_without_btf_or_a_datasec(env: FakeEnv) -> None:
+    assert "no symbol 'hits'" in err("hits", FakeEnv(btf=None))
+    env.maps["glob.bss"] = (MapInfo("glob.bss", 4, GLOBALS_SIZE, 0, _id("counter")), {})
+    assert "no symbol 'hits'" in err("hits", env)  # a struct value is a map, not a section
+    env.maps["glob.bss"] = (MapInfo("glob.bss", 4, 16, 0, _id(".bss")), {bytes(4): _globals()[:16]})
+    assert ev("hits", env) == 41
+    assert "no symbol 'ports'" in err("ports", env)  # past the end of a damaged section's value
 
 
 def test_a_map_shadows_a_bare_register_name(env: FakeEnv) -> None:

@@ -1,8 +1,9 @@
 """The ``kernel`` backend: the real kernel through bpf(), as an oracle of end states.
 
-It loads the program with the verifier (the log comes back in the LoadReport), and each
-run is one BPF_PROG_TEST_RUN with repeat=1 on the run's packet. It cannot step: only the
-final r0, the packet and (with maps) map contents are known. It never attaches anything.
+It loads the program with the verifier (its log, on acceptance too, in ``verifier_log``;
+the reason for a rejection in the LoadReport), and each run is one BPF_PROG_TEST_RUN with
+repeat=1 on the run's packet. It cannot step: only the final r0, the packet and (with
+maps) map contents are known. It never attaches anything.
 Where bpf() is refused the load reports that once, with the reason.
 """
 
@@ -68,6 +69,14 @@ class KernelBackend:
         self._map_fds: list[int] = []
 
     def load(self, prog: Program, env: Environment) -> LoadReport:
+        """Create the maps and load ``prog`` through the verifier.
+
+        ``verifier_log`` holds the verifier's log of this program whether it is accepted
+        (the ``processed N insns ...`` summary of log level 1, which ``verify`` shows) or
+        rejected (the whole explanation). Tail-call targets loaded afterwards do not
+        overwrite it: it is the log of the program asked for.
+        """
+        self.verifier_log = ""
         kind = _KERNEL_TYPES.get(prog.prog_type)
         if kind is None:
             return self._reject(
@@ -95,6 +104,7 @@ class KernelBackend:
                 btf_fd=btf_fd,
                 func_info=func_info,
             )
+            self.verifier_log = self._bpf.last_log
         except VerifierError as err:
             self.verifier_log = err.log
             last = [line for line in err.log.splitlines() if line.strip()]

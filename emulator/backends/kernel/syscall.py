@@ -63,6 +63,7 @@ class Bpf:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.syscall.restype = ctypes.c_long
         self._fds: list[int] = []
+        self.last_log = ""
 
     def __enter__(self) -> Bpf:
         return self
@@ -94,6 +95,12 @@ class Bpf:
     ) -> int:
         """Load raw instruction slots; returns the program fd or raises VerifierError.
 
+        The verifier's log of an accepted program is kept in ``last_log``: at log level 1
+        it is only the ``processed N insns (limit 1000000) max_states_per_insn ...`` summary,
+        which says how hard the program was to verify (how close to the limit it is)
+        without the per-instruction trace that level 2 costs. ``last_log`` is cleared on
+        every load, so a rejection never leaves an earlier program's summary behind.
+
         ``fd_array`` (PROG_LOAD attr fd_array@120) lets ``lddw`` with src_reg 5 (MAP_IDX) or
         6 (MAP_IDX_VALUE) name a map by its index in this list instead of by fd, so one
         program image can be loaded with whatever fds this process happens to hold.
@@ -117,6 +124,7 @@ class Bpf:
             flat = [v for pc_type in func_info for v in pc_type]
             records = (ctypes.c_uint32 * len(flat))(*flat)
             struct.pack_into("<IIQI", attr, 72, btf_fd, 8, ctypes.addressof(records), len(func_info))
+        self.last_log = ""
         try:
             fd = self._call(BPF_PROG_LOAD, attr)
         except BpfError as err:
@@ -124,6 +132,7 @@ class Bpf:
             if text or err.errno in (errno_mod.EACCES, errno_mod.EINVAL):
                 raise VerifierError(err.errno or 0, text) from None
             raise
+        self.last_log = log.value.decode(errors="replace")
         self._fds.append(fd)
         return fd
 

@@ -241,8 +241,13 @@ def test_verify_accepted_by_the_kernel(counter: Session) -> None:
         "verify xdp_count (xdp, 93 insns)",
         "static checks: ok (0 errors, 0 warnings)",
     ]
-    assert result.lines[2].startswith("kernel verifier (Linux ") and result.lines[2].endswith("): accepted")
+    assert result.lines[2].startswith("kernel verifier (Linux ")
+    assert re.search(
+        r"\): accepted; processed \d+ insns \(limit 1000000\) max_states_per_insn ", result.lines[2]
+    )
+    assert len(result.lines) == 3  # the summary is the whole log of an accepted program
     assert result.data["kernel"]["status"] == "accepted"
+    assert result.lines[2].endswith(result.data["kernel"]["stats"])
     assert result.data["ok"] is True
 
 

@@ -44,7 +44,9 @@ def transcript(script: Path) -> str:
 def _normalise(text: str) -> str:
     """What differs between kernels: the release, and the verifier's statistics."""
     text = re.sub(r"\(Linux [^)]+\)", "(Linux <release>)", text)
-    return re.sub(r"processed \d+ insns \(limit \d+\)[^\n]*", "processed <N> insns (<verifier statistics>)", text)
+    return re.sub(
+        r"processed \d+ insns \(limit \d+\)[^\n]*", "processed <N> insns (<verifier statistics>)", text
+    )
 
 
 def scripts() -> list[Path]:

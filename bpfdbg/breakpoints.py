@@ -21,6 +21,7 @@ class Stoppoint:
     ignore: int = 0
     hits: int = 0
     temporary: bool = False  # tbreak: deleted when it fires
+    once: bool = False  # enable once: disabled again when it next fires
 
     @property
     def kind(self) -> str:

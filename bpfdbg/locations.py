@@ -60,31 +60,45 @@ def _same_file(name: str, wanted: str) -> bool:
     return name == wanted or os.path.basename(name) == wanted or name.endswith("/" + wanted)
 
 
-def line_sites(prog: Program, line: int, file: str | None) -> tuple[list[Site], int]:
-    """Where code for ``line`` starts: the first pc of each run of instructions from that
-    line. When the line has no code, the next line that has some (returned as the second
-    value), like gdb."""
-    candidates = sorted(
-        {src.line for src in prog.lines.values() if file is None or _same_file(src.file, file)}
-    )
-    target = next((n for n in candidates if n >= line), None)
-    if target is None:
-        return [], line
+def _code_lines(programs: Sequence[Program], file: str | None) -> list[int]:
+    lines = {
+        src.line
+        for prog in programs
+        for src in prog.lines.values()
+        if file is None or _same_file(src.file, file)
+    }
+    return sorted(lines)
+
+
+def _starts_of_line(prog: Program, line: int, file: str | None) -> list[Site]:
+    """The first pc of each run of instructions from ``line`` in ``prog``."""
     sites: list[Site] = []
     previous: SourceLine | None = None
     for pc in range(prog.nslots):
         src = prog.lines.get(pc)
         if src is None:
             continue
-        matches = src.line == target and (file is None or _same_file(src.file, file))
-        if matches and not (previous is not None and previous.line == target and previous.file == src.file):
+        matches = src.line == line and (file is None or _same_file(src.file, file))
+        if matches and not (previous is not None and previous.line == line and previous.file == src.file):
             sites.append(Site(prog.name, pc))
         previous = src
-    return sites, target
+    return sites
+
+
+def line_sites(programs: Sequence[Program], line: int, file: str | None) -> tuple[list[Site], int]:
+    """Where code for ``line`` starts in every program: the first pc of each run of
+    instructions from that line. When the line has no code anywhere, the next line that has
+    some (returned as the second value), like gdb; that choice is made once for the file,
+    not per program, so a line never spills into other programs' next lines."""
+    target = next((n for n in _code_lines(programs, file) if n >= line), None)
+    if target is None:
+        return [], line
+    return [site for prog in programs for site in _starts_of_line(prog, target, file)], target
 
 
 def current_file(prog: Program, pc: int) -> str | None:
-    src = prog.lines.get(pc)
+    """The source file of ``pc`` (the line entry it falls under), else the program's first."""
+    src = LineTable(prog).line_of(pc)
     if src is not None:
         return src.file
     files = {s.file for s in prog.lines.values()}
@@ -126,13 +140,9 @@ def resolve(spec: str, programs: Sequence[Program], current: Program, pc: int | 
             raise CommandError(f"bad line or instruction number in {text!r}")
         if left in by_name:
             return Location(text, (_check_pc(by_name[left], value, text),))
-        sites: list[Site] = []
-        found_line = value
-        known_files: set[str] = set()
-        for prog in [current, *[p for p in programs if p is not current]]:
-            known_files |= {s.file for s in prog.lines.values()}
-            got, found_line = line_sites(prog, value, left)
-            sites.extend(got)
+        ordered = [current, *[p for p in programs if p is not current]]
+        known_files = {src.file for prog in ordered for src in prog.lines.values()}
+        sites, found_line = line_sites(ordered, value, left)
         if not sites:
             if not any(_same_file(f, left) for f in known_files):
                 names = ", ".join(sorted({os.path.basename(f) for f in known_files})) or "none (no line info)"
@@ -149,7 +159,8 @@ def resolve(spec: str, programs: Sequence[Program], current: Program, pc: int | 
                 text, (_check_pc(current, value, text),), "no line info: a bare number is an instruction"
             )
         file = current_file(current, pc if pc is not None else 0)
-        got, found_line = line_sites(current, value, file)
+        ordered = [current, *[p for p in programs if p is not current]]
+        got, found_line = line_sites(ordered, value, file)
         if not got:
             raise CommandError(
                 f"line {value} of {file} has no code at or after it; use *{value} for an instruction"

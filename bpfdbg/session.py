@@ -490,8 +490,7 @@ class Session:
         return self.stepper.start()
 
     def run(self) -> Stopped:
-        self.stepper.start()
-        return self.stepper.cont()
+        return self.stepper.run()
 
     def stepi(self, n: int = 1) -> Stopped:
         return self.stepper.stepi(n)

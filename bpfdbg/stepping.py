@@ -387,16 +387,25 @@ class Stepper:
         self._apply_edit()
         site = Site(program, pc)
         if goal.stops:
-            for bp in self.s.stops.breakpoints():
-                if bp.enabled and site in bp.sites:
-                    fired = self._fires(bp)
-                    if fired is not None:
-                        return fired if isinstance(fired, Stopped) else self._report(bp)
-            for point in self.s.stops.catchpoints():
-                if point.what != "fault" and self._catch_matches(point, pc, program, depth):
-                    fired = self._fires(point)
-                    if fired is not None:
-                        return fired if isinstance(fired, Stopped) else self._report(point)
+            # every point reached here counts the hit (and uses up its ignore count), as in
+            # gdb; the lowest-numbered one that fires is the one reported
+            reached: list[Stoppoint] = [
+                bp for bp in self.s.stops.breakpoints() if bp.enabled and site in bp.sites
+            ]
+            reached += [
+                point
+                for point in self.s.stops.catchpoints()
+                if point.what != "fault" and self._catch_matches(point, pc, program, depth)
+            ]
+            first: Stoppoint | None = None
+            for point in reached:
+                fired = self._fires(point)
+                if isinstance(fired, Stopped):
+                    return fired
+                if fired and first is None:
+                    first = point
+            if first is not None:
+                return self._report(first)
         if site in goal.sites:
             return self._stopped("step")
         return None
@@ -424,6 +433,10 @@ class Stepper:
         return True
 
     def _report(self, point: Stoppoint) -> Stopped:
+        if point.once:  # enable once: disabled again after this stop
+            point.once = False
+            point.enabled = False
+            self.s._publish(StateChanged("breakpoints"))
         if point.temporary:
             self.s.stops.delete(point.number)
             self.s._publish(StateChanged("breakpoints"))
@@ -635,6 +648,12 @@ class Stepper:
             if point is not None:
                 point.ignore = ignore - 1
         return self.forward(Goal())
+
+    def run(self) -> Stopped:
+        """Start and continue; a breakpoint on the very first instruction stops it there."""
+        self.start()
+        pc, _, depth, program = self.b.position()
+        return self._hit(pc, program, depth, Goal()) or self.forward(Goal())
 
     def finish(self) -> Stopped:
         from bpfdbg.session import SessionError

@@ -167,7 +167,7 @@ def cmd_enable(session: Session, args: str) -> CommandResult:
     points = _points(session, args, "enable [once] [N...]")
     for point in points:
         point.enabled = True
-        point.temporary = point.temporary or once
+        point.once = once
     session._publish(StateChanged("breakpoints"))
     return CommandResult("enable", data=[p.number for p in points])
 
@@ -271,10 +271,10 @@ def _watch(session: Session, args: str, mode: str) -> CommandResult:
         text = text[4:].strip()
         if "[" not in text:
             raise CommandError("watch map needs a key: watch map NAME[KEY]", "watch map NAME[KEY]")
-    point = session.watch(text, mode)
     if condition:
-        session.check_condition(condition)
-        point.condition = condition
+        session.check_condition(condition)  # before adding anything: a bad condition adds nothing
+    point = session.watch(text, mode)
+    point.condition = condition
     label = {"watch": "Watchpoint", "rwatch": "Read watchpoint", "awatch": "Access watchpoint"}[mode]
     return CommandResult(mode, lines=[f"{label} {point.number}: {text}"], data={"number": point.number})
 

@@ -59,8 +59,7 @@ def cmd_run(session: Session, args: str) -> CommandResult:
     if words:
         raise CommandError(f"run takes no arguments here (got {args!r})", "run [all [N]]")
     prefix = ["Restarting from the first instruction."] if session.live else []
-    session.start()
-    return stop_result(session, "run", session.cont(), prefix)
+    return stop_result(session, "run", session.run(), prefix)
 
 
 @command("start", category="running")

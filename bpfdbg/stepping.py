@@ -497,18 +497,21 @@ class Stepper:
 
         self.s.require_started()
         try:
-            value = self.s.evaluate(text)
             lvalue = expr.lvalue_of(text, self.s.eval_env())
         except expr.EvalError as err:
             raise SessionError(f"cannot watch {text!r}: {err}") from None
+        try:
+            old = expr.format_value(self.s.evaluate(text), None)
+        except expr.EvalError as err:
+            if not isinstance(lvalue, expr.MapLoc):
+                raise SessionError(f"cannot watch {text!r}: {err}") from None
+            old = f"<{err}>"  # a map key that is not there yet: watched until it appears
         addr = size = None
         if isinstance(lvalue, expr.MemLoc):
             addr, size = lvalue.addr, lvalue.size
         elif mode != "watch":
             raise SessionError(f"{mode} needs memory to watch; {text!r} is not in memory (watch it instead)")
-        point = Watchpoint(
-            0, expr=text, mode=mode, old=expr.format_value(value, None), addr=addr, size=size or 0
-        )
+        point = Watchpoint(0, expr=text, mode=mode, old=old, addr=addr, size=size or 0)
         self.s.stops.add(point)
         self.s._publish(StateChanged("breakpoints"))
         return point

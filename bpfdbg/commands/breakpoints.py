@@ -240,7 +240,7 @@ def info_breakpoints(session: Session, args: str) -> CommandResult:
     lines = ["Num     Type            Disp Enb What"]
     data = []
     for p in points:
-        disp = "del " if p.temporary else "keep"
+        disp = "del " if p.temporary else "dis " if p.once else "keep"
         lines.append(f"{p.number:<7} {p.kind:<15} {disp} {'y' if p.enabled else 'n'}   {p.describe()}")
         if p.condition:
             lines.append(f"\tstop only if {p.condition}")

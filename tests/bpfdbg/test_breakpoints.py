@@ -858,12 +858,6 @@ def ethertype_ipv4_entry(session: Session) -> object:
     return value if isinstance(value, bytes) else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watch on a map key that does not exist yet is refused ('cannot watch "
-    "'ethertype_stats[0x0800]': ethertype_stats has no key 2048'): Stepper.add_watch evaluates the "
-    "value first, although expr.lvalue_of is written so that such a key 'can be watched until it appears'",
-)
 def test_watch_a_map_key_until_it_appears() -> None:
     positions, _ = trace("xdp_percpu_counter", 0, probe=ethertype_ipv4_entry)
     assert positions[0].probe is None

@@ -42,7 +42,9 @@ def transcript(script: Path) -> str:
 
 
 def _normalise(text: str) -> str:
-    """What differs between kernels: the release, and the verifier's statistics."""
+    """What differs between machines: where the checkout is, the kernel release, and the
+    kernel verifier's statistics."""
+    text = text.replace(str(ROOT), "<repo>")
     text = re.sub(r"\(Linux [^)]+\)", "(Linux <release>)", text)
     return re.sub(
         r"processed \d+ insns \(limit \d+\)[^\n]*", "processed <N> insns (<verifier statistics>)", text

@@ -24,6 +24,8 @@ from emulator.isa.fields import PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.program import Program
 
+from .commands import err, ok
+
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_progs"
 FIREWALL_PACKETS = 24
 STOPS = ("breakpoint", "watchpoint", "catchpoint")
@@ -65,22 +67,6 @@ exit
 
 def open_null_reader() -> Session:
     return Session.from_program(Program.from_insns(assemble(NULL_READ), name="nullread"))
-
-
-def ok(session: Session, line: str) -> list[str]:
-    result = session.execute(line)
-    assert result.ok, f"{line}: {result.error}"
-    return result.lines
-
-
-def err(session: Session, line: str) -> str:
-    """The error of a failing command: one line, nothing else printed."""
-    result = session.execute(line)
-    assert not result.ok, f"{line} should fail, printed {result.lines}"
-    assert result.error and "\n" not in result.error
-    assert not result.lines, result.lines
-    assert "internal error" not in result.error
-    return result.error
 
 
 def collect(session: Session, first: Stopped) -> tuple[list[Stopped], Stopped]:

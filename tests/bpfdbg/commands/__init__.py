@@ -40,7 +40,7 @@ def err(session: Session, line: str) -> str:
     """The error of a failing command: exactly one line, nothing else printed, no bug."""
     result = session.execute(line)
     assert not result.ok, f"{line} should fail, printed {result.lines}"
-    assert result.error is not None and "\n" not in result.error
+    assert result.error and "\n" not in result.error
     assert not result.lines, result.lines
     assert "internal error" not in result.error
     return result.error

@@ -12,23 +12,7 @@ from bpfdbg.render.displays import ExamineFormat, display_lines, parse_examine
 from bpfdbg.session import Session
 from emulator.isa.insn import Insn
 
-from . import SAMPLES, open_sample
-
-
-def ok(session: Session, line: str) -> list[str]:
-    result = session.execute(line)
-    assert result.ok, f"{line}: {result.error}"
-    return result.lines
-
-
-def err(session: Session, line: str) -> str:
-    """The error of a failing command: exactly one line, nothing else printed."""
-    result = session.execute(line)
-    assert not result.ok, f"{line} should fail, printed {result.lines}"
-    assert result.error is not None and "\n" not in result.error
-    assert not result.lines, result.lines
-    assert "internal error" not in result.error
-    return result.error
+from . import SAMPLES, err, ok, open_sample
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from emulator.elf.btf import Btf, BtfKind, BtfType
 
 if TYPE_CHECKING:
     from bpfdbg.session import Session
+    from emulator.state import MachineState, RegionSnapshot
 
 
 @dataclass
@@ -520,6 +521,19 @@ def _l2(session: Session) -> bool:
     return session.program.prog_type != "socket"
 
 
+def _loaded_packet(session: Session) -> bytes:
+    """The input packet as the machine got it: a socket filter's starts at the IP header."""
+    data = _input_packet(session)
+    return data if _l2(session) else data[14:]
+
+
+def _packet_region(state: MachineState) -> RegionSnapshot:
+    region = state.regions.get("pkt")
+    if region is None:
+        raise CommandError("this program's machine has no packet region")
+    return region
+
+
 def _packet_input_lines(session: Session) -> list[str]:
     data = _input_packet(session)
     source = "input" if session.input_packet is not None else "input: no capture, a zero packet"
@@ -530,13 +544,9 @@ def _packet_input_lines(session: Session) -> list[str]:
 
 def _packet_live_lines(session: Session) -> list[str]:
     state = session.state()
-    region = state.regions.get("pkt")
-    if region is None:
-        raise CommandError("this program's machine has no packet region")
+    region = _packet_region(state)
     data = bytes(region.data)
-    before = _input_packet(session)
-    if not _l2(session):
-        before = before[14:]
+    before = _loaded_packet(session)
     accesses = pkt.step_accesses(session)
     marks = pkt.marks_in(accesses, region.base, len(data))
     was = f", was {len(before)}" if len(before) != len(data) else ""
@@ -560,13 +570,9 @@ def _packet_live_lines(session: Session) -> list[str]:
 
 def _packet_diff_lines(session: Session) -> list[str]:
     state = session.state()
-    region = state.regions.get("pkt")
-    if region is None:
-        raise CommandError("this program's machine has no packet region")
-    before = _input_packet(session)
+    region = _packet_region(state)
+    before = _loaded_packet(session)
     l2 = _l2(session)
-    if not l2:
-        before = before[14:]
     lines = pkt.diff_lines(pkt.diff(before, bytes(region.data)), l2=l2)
     if not l2:
         lines.append(

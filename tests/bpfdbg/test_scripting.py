@@ -17,14 +17,12 @@ from bpfdbg.commands.scripting import block_handler, split_comparison, unescape
 from bpfdbg.session import Session
 from emulator.asm import assemble_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
-PROG = ROOT / "sample_progs" / "xdp_firewall.o"
-PCAP = ROOT / "sample_progs" / "pcaps" / "xdp_firewall.pcap"
+from .commands import open_sample
 
 
 @pytest.fixture
 def session() -> Session:
-    return Session.open(PROG, pcap=PCAP)
+    return open_sample("xdp_firewall", maps=False)
 
 
 def run(session: Session, *lines: str) -> CommandResult:

@@ -14,10 +14,12 @@ SAMPLES = Path(__file__).resolve().parents[3] / "sample_progs"
 INITIAL_MAPS = SAMPLES / "initial_maps.json"
 
 
-def open_sample(name: str, *, maps: bool = True, pcap: bool = True) -> Session:
-    """A session on ``sample_progs/<name>.o`` with its capture and initial map entries."""
+def open_sample(name: str, *, prog: str | None = None, maps: bool = True, pcap: bool = True) -> Session:
+    """A session on ``sample_progs/<name>.o`` (its program ``prog``, else the first) with its
+    capture and initial map entries."""
     return Session.open(
         SAMPLES / f"{name}.o",
+        prog=prog,
         pcap=SAMPLES / "pcaps" / f"{name}.pcap" if pcap else None,
         maps=INITIAL_MAPS if maps else None,
     )

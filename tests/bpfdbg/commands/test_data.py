@@ -374,12 +374,7 @@ def test_packet_after_the_run_diffs_output_against_input() -> None:
 
 
 def test_packet_diff_reports_xdp_metadata() -> None:
-    session = Session.open(
-        SAMPLES / "xdp_tailcall.o",
-        prog="xdp_dispatch",
-        pcap=SAMPLES / "pcaps" / "xdp_tailcall.pcap",
-        maps=SAMPLES / "initial_maps.json",
-    )
+    session = open_sample("xdp_tailcall", prog="xdp_dispatch")
     ok(session, "run")
     lines = ok(session, "packet")
     assert lines[0].startswith("packet out = packet in (no bytes changed, 74 bytes)")

@@ -44,12 +44,7 @@ def test_backtrace_inside_a_subprogram(sub: Session) -> None:
 
 
 def test_backtrace_shows_the_tail_calls_below_the_frames() -> None:
-    session = Session.open(
-        SAMPLES / "xdp_tailcall.o",
-        prog="xdp_dispatch",
-        pcap=SAMPLES / "pcaps" / "xdp_tailcall.pcap",
-        maps=SAMPLES / "initial_maps.json",
-    )
+    session = open_sample("xdp_tailcall", prog="xdp_dispatch")
     ok(session, "break handle_tcp:0")
     ok(session, "run")
     assert ok(session, "bt") == [

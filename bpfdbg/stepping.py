@@ -590,22 +590,25 @@ class Stepper:
         pc, program, depth = self._where()
         return self._hit(pc, program, depth, Goal()) or self._stopped("step")
 
+    def _advance_one(self, over_depth: int | None) -> Stopped | None:
+        """One instruction; with ``over_depth``, a call it makes is run to its return. Then
+        the stop points at the new position are checked exactly once. A Stopped when
+        something stops the program there (a breakpoint, the end, a fault)."""
+        ev, stop = self.step_once()
+        if stop is not None:
+            return stop
+        if over_depth is not None and self.b.position()[2] > over_depth:
+            stop = self.forward(Goal(depth=over_depth))  # checks the return point itself
+            return None if stop.reason == "step" else stop
+        pc, program, depth = self._where()
+        return self._hit(pc, program, depth, Goal())
+
     def nexti(self, n: int = 1) -> Stopped:
         b = self._live()
         for _ in range(n):
-            depth = b.position()[2]
-            ev, stop = self.step_once()
+            stop = self._advance_one(b.position()[2])
             if stop is not None:
                 return stop
-            if b.position()[2] > depth:
-                stop = self.forward(Goal(depth=depth))
-                if stop.reason != "step":
-                    return stop
-            else:
-                pc, program, d = self._where()
-                hit = self._hit(pc, program, d, Goal())
-                if hit is not None:
-                    return hit
         return self._stopped("step")
 
     def step_line(self, n: int, over: bool) -> Stopped:
@@ -617,18 +620,10 @@ class Stepper:
                 return self.nexti() if over else self.stepi()
             start = self._line_key(pc, program, depth)
             while True:
-                ev, stop = self.step_once()
+                stop = self._advance_one(depth if over else None)
                 if stop is not None:
                     return stop
                 pc, _, d, program = b.position()
-                if over and d > depth:
-                    stop = self.forward(Goal(depth=depth))
-                    if stop.reason != "step":
-                        return stop
-                    pc, _, d, program = b.position()
-                hit = self._hit(pc, program, d, Goal())
-                if hit is not None:
-                    return hit
                 key = self._line_key(pc, program, d)
                 if key is None:
                     continue
@@ -673,17 +668,10 @@ class Stepper:
             return self.advance(spec)
         pc, _, depth, program = b.position()
         while True:
-            ev, stop = self.step_once()
+            stop = self._advance_one(depth)
             if stop is not None:
                 return stop
-            if b.position()[2] > depth:
-                stop = self.forward(Goal(depth=depth))
-                if stop.reason != "step":
-                    return stop
             npc, _, d, nprog = b.position()
-            hit = self._hit(npc, nprog, d, Goal())
-            if hit is not None:
-                return hit
             if d < depth or (nprog == program and npc > pc):
                 return self._stopped("step")
 

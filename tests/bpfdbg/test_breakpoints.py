@@ -1092,3 +1092,19 @@ def test_two_breakpoints_at_one_instruction_both_count_the_hit() -> None:
     stop = session.cont()  # crossing 5: both ignore it; crossing 6: both fire, 1 reported
     assert (stop.number, stop.insns) == (1, crossings[5])
     assert (first.hits, second.hits) == (3, 6)
+
+
+@pytest.mark.parametrize("command", ["nexti", "until", "next"])
+def test_stepping_over_a_call_counts_a_breakpoint_at_the_return_point_once(command: str) -> None:
+    """Stepping over the call at insn 10 of xdp_subprog_globals returns to insn 11: a
+    breakpoint there is reached once, so one crossing uses up an ignore count of 1."""
+    session = open_sample("xdp_subprog_globals")
+    session.break_at("*10")
+    session.run()
+    assert session.pc == 10
+    point = session.break_at("*11")
+    point.ignore = 1
+    stop = getattr(session, command)()
+    assert point.hits == 1
+    assert point.ignore == 0
+    assert not (stop.reason == "breakpoint" and stop.number == point.number)

@@ -22,6 +22,7 @@ from bpfdbg.breakpoints import Breakpoint, Catchpoint, Stoppoint, Watchpoint
 from bpfdbg.events import OutputEmitted, RunStarted, StateChanged, Stopped
 from bpfdbg.history import Mark
 from bpfdbg.locations import Site
+from bpfdbg.mapstate import capture_maps
 from emulator.env import RunInput
 from emulator.isa.fields import CallKind
 from emulator.isa.insn import Insn
@@ -217,8 +218,6 @@ class Stepper:
 
     def map_contents(self) -> dict[str, Any]:
         """Every map's entries, in the shape ``map diff`` and ``map snapshot`` use."""
-        from bpfdbg.commands.maps import capture_maps
-
         return dict(capture_maps(self.s.maps))
 
     # -- forward ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from bpfdbg.commands.output import (
     take_json_flags,
 )
 from bpfdbg.commands.registry import CommandError, CommandResult, command, sub_of
+from bpfdbg.mapstate import Entries, Snapshot, capture_maps, map_entries
 from emulator.errors import EmulatorError
 from emulator.maps import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapOpError, MapSet, MapType
 from emulator.maps.base import round8
@@ -48,8 +49,6 @@ from emulator.maps.ringbuf import RingBufMap
 if TYPE_CHECKING:
     from bpfdbg.session import Session
 
-Entries = list[tuple[bytes, bytes]]
-Snapshot = dict[str, Entries]
 
 # bpftool's map keywords in its own table order (the first one a prefix matches wins)...
 BPFTOOL_VERBS = (
@@ -630,32 +629,6 @@ def do_push(session: Session, m: Map, rest: list[str], style: str | None) -> Com
 
 
 # -- snapshots, diff, export/import -----------------------------------------------------------
-def _slots(m: Map, value: bytes | list[bytes]) -> bytes:
-    """A display value in the syscall's layout (per-CPU: each CPU's value padded to 8)."""
-    if isinstance(value, list):
-        stride = round8(m.value_size)
-        return b"".join(v.ljust(stride, b"\0") for v in value)
-    return value
-
-
-def map_entries(m: Map) -> Entries:
-    """One map's contents as (key, value) pairs that ``update`` takes back. Ring buffer and
-    perf records are listed with their sequence number as key, so a diff shows the records
-    a run added (they cannot be restored)."""
-    if isinstance(m, RingBufMap):
-        return [(i.to_bytes(4, "little"), r) for i, r in enumerate(m.records())]
-    if isinstance(m, PerfEventArrayMap):
-        return [(i.to_bytes(4, "little"), r) for i, (_, r) in enumerate(m.records())]
-    return [(key, _slots(m, value)) for key, value in m.items()]
-
-
-def capture_maps(maps: MapSet) -> Snapshot:
-    """Every map's contents (:func:`map_entries`), keyed by map name: the snapshot format,
-    and the one ``Session.maps_at_run_start`` should hold so that ``map diff`` compares
-    like with like."""
-    return {m.name: map_entries(m) for m in maps}
-
-
 NOT_RESTORABLE = (RingBufMap, PerfEventArrayMap, ProgArrayMap)
 
 

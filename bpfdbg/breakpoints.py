@@ -52,6 +52,7 @@ class Watchpoint(Stoppoint):
     old: str = ""  # the value as last seen, formatted
     addr: int | None = None  # memory watched by rwatch/awatch (None: a register)
     size: int = 0
+    deps: frozenset[int] | None = None  # registers the expression reads (None: re-check every step)
 
     @property
     def kind(self) -> str:

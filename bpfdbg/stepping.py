@@ -14,6 +14,7 @@ reverse-continue) replay the relevant interval once, recording what they need.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,22 @@ class Point:
     pc: int
     depth: int
     program: str
+
+
+# instructions after which a watched value may have changed whatever registers it reads:
+# calls (helpers write memory and maps behind the journal's back; frames change), exits,
+# and stores (ctx stores go to a handler, not the journal)
+_MAY_WRITE_ANYTHING = frozenset({Form.CALL, Form.CALLX, Form.EXIT, Form.ST, Form.STX, Form.ATOMIC})
+_REG_WORD = re.compile(r"\$?\br(\d{1,2})\b|\$fp\b")
+_EVERY_STEP = re.compile(r"\$(pc|insns|retval)\b")
+
+
+def watch_deps(text: str) -> frozenset[int] | None:
+    """The registers a watch expression reads (so a step that writes none of them, and no
+    memory, cannot change its value); None when it must be evaluated after every step."""
+    if _EVERY_STEP.search(text):
+        return None
+    return frozenset(int(m.group(1)) if m.group(1) else 10 for m in _REG_WORD.finditer(text))
 
 
 def _no_deeper(p: Point, depth: int) -> bool:
@@ -273,12 +290,18 @@ class Stepper:
         """Execute one instruction, checking watchpoints; the Stopped when one fires or the
         program ends."""
         self._apply_edit()
+        pc, _, _, program = self.b.position()
+        insn = self.s.program_named(program).insn_at(pc)
         reads = self._reads() if any(w.mode != "watch" for w in watches) else None
         ev = self.exec_step()
         self.s.last_step = ev
         if ev.stop is not None and ev.stop.reason in (StopReason.EXIT, StopReason.FAULT, StopReason.BUDGET):
             return ev, self._ended(ev.stop)
+        unsure = insn is None or insn.info is None or insn.info.form in _MAY_WRITE_ANYTHING or bool(ev.mem)
+        written = frozenset(w.reg for w in ev.regs)
         for w in watches:
+            if not (unsure or w.deps is None or w.deps & written) and not reads:
+                continue  # nothing the expression reads changed: its value cannot have
             stop = self._check_watch(w, ev, reads)
             if stop is not None:
                 return ev, stop
@@ -510,7 +533,7 @@ class Stepper:
             addr, size = lvalue.addr, lvalue.size
         elif mode != "watch":
             raise SessionError(f"{mode} needs memory to watch; {text!r} is not in memory (watch it instead)")
-        point = Watchpoint(0, expr=text, mode=mode, old=old, addr=addr, size=size or 0)
+        point = Watchpoint(0, expr=text, mode=mode, old=old, addr=addr, size=size or 0, deps=watch_deps(text))
         self.s.stops.add(point)
         self.s._publish(StateChanged("breakpoints"))
         return point

@@ -1108,3 +1108,44 @@ def test_stepping_over_a_call_counts_a_breakpoint_at_the_return_point_once(comma
     assert point.hits == 1
     assert point.ignore == 0
     assert not (stop.reason == "breakpoint" and stop.number == point.number)
+
+
+@pytest.mark.parametrize(
+    ("name", "packet", "watched"),
+    [
+        ("xdp_firewall", 1, "fw_counters[5].packets"),  # changed by an atomic add into a map value
+        ("xdp_firewall", 1, "*(u32 *)($r10 - 12)"),  # stack memory through a register
+        ("xdp_subprog_globals", 0, "pkts_seen"),  # a C global, written through a map value pointer
+        ("xdp_lb", 1, "*(u8 *)($pkt + 22)"),  # packet bytes (the TTL the balancer rewrites)
+        ("xdp_percpu_counter", 0, "$r0 + $r6"),  # a computed expression of two registers
+        ("xdp_loop_parser", 10, "$pc > 200"),  # depends on the pc: re-evaluated every step
+    ],
+)
+def test_watch_stops_exactly_where_a_naive_evaluation_sees_the_value_change(
+    name: str, packet: int, watched: str
+) -> None:
+    """The watchpoint skips re-evaluating after steps that cannot change the value; it must
+    still stop at every change a step-by-step evaluation sees, and nowhere else."""
+    naive = open_sample(name, packet)
+    naive.start()
+    changes = []
+    before = str(naive.evaluate(watched))
+    while naive.live:
+        naive.stepi()
+        try:
+            now = str(naive.evaluate(watched))
+        except expr.EvalError as error:
+            now = f"<{error}>"
+        if now != before:
+            changes.append(naive.insns)
+            before = now
+    session = open_sample(name, packet)
+    session.start()
+    session.watch(watched)
+    stops = []
+    while True:
+        stop = session.cont()
+        if stop.reason != "watchpoint":
+            break
+        stops.append(session.insns)
+    assert stops == changes

@@ -568,17 +568,22 @@ class Session:
         return point
 
     def describe_sites(self, loc: Location) -> str:
-        parts = []
+        """``insn 23: xdp_fw.c:41``; a line inlined in many places reads like gdb's
+        ``insns 13, 33, 47, 78, ... (13 locations): xdp_fw.c:94``."""
+        names: list[str] = []
+        places: list[str] = []
         for site in loc.sites:
             src = self.program_named(site.program).lines.get(site.pc) or self.source_line(
                 site.pc, site.program
             )
             prefix = f"{site.program}:" if site.program != self.program.name else ""
-            text = f"insn {prefix}{site.pc}"
-            if src is not None:
-                text += f": {Path(src.file).name}:{src.line}"
-            parts.append(text)
-        out = ", ".join(parts)
+            names.append(f"{prefix}{site.pc}")
+            places.append(f": {Path(src.file).name}:{src.line}" if src is not None else "")
+        if len(names) > 2 and len(set(places)) == 1:
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            out = f"insns {shown} ({len(names)} locations){places[0]}"
+        else:
+            out = ", ".join(f"insn {name}{place}" for name, place in zip(names, places, strict=True))
         return f"{out} ({loc.note})" if loc.note else out
 
     def check_condition(self, text: str) -> None:

@@ -305,7 +305,7 @@ def _cmd_console(args: argparse.Namespace) -> int:
     session = _console_session(args)
     if not (args.quiet or args.batch):
         print("\n".join(console_banner(session)))
-    for warning in getattr(session, "load_warnings", []):
+    for warning in session.load_warnings:
         print(f"warning: {warning}", file=sys.stderr)
     failed = False
     status: int | None = None

@@ -111,8 +111,7 @@ class Session:
     user_docs: dict[str, str] = field(default_factory=dict, init=False)
     map_snapshots: dict[str, dict[str, list[tuple[bytes, bytes]]]] = field(default_factory=dict, init=False)
     maps_at_run_start: dict[str, Any] = field(default_factory=dict, init=False)  # map diff's "before"
-    hit_counts: dict[tuple[str, int], int] = field(default_factory=dict, init=False)  # (prog, pc) -> runs
-    settings: dict[str, object] = field(default_factory=dict, init=False)
+    load_warnings: list[str] = field(default_factory=list, init=False)  # the backend's, at the last load
     command_state: dict[str, Any] = field(default_factory=dict, init=False)
     """What commands remember between calls, by command family: x's last format and
     address, list's position, the python command's namespace."""
@@ -127,7 +126,6 @@ class Session:
         self._stepper: Stepper | None = None
         self.interrupt_event = threading.Event()
         self._helper_ids: dict[str, int] | None = None
-        self.settings.update({"budget": self.budget, "history-limit": self.history_limit})
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -236,10 +234,7 @@ class Session:
         self.last_step = None
         self.last_stop = None
         self.verdicts = []
-        self.hit_counts = {}
         self.map_snapshots = {}
-        if program.prog_type != "raw" and self.input_packet is None and not self.packets:
-            self.input_packet = None
         self._publish(StateChanged("program"))
 
     def reset_maps(self) -> None:

@@ -447,7 +447,8 @@ class Session:
         return self.backend.pointer_kind(value)
 
     def frames(self) -> list[tuple[int, str, int, int]]:
-        """Call frames innermost first: (depth, function, pc, entry), with tail calls below."""
+        """bpf-to-bpf call frames, innermost first: (depth, function, pc, entry). The tail
+        calls that led to this program are ``machine().tail_chain()``."""
         state = self.state()
         prog = self.program_named(state.program)
         out = []

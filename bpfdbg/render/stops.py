@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bpfdbg.events import Stopped
 from bpfdbg.render.code import insn_text, location_text, source_text
+from bpfdbg.render.preview import preview
 
 if TYPE_CHECKING:
     from bpfdbg.session import Session
@@ -35,7 +36,10 @@ def where_lines(session: Session, pc: int, program: str, *, with_source: bool = 
     src = session.source_line(pc, program)
     if with_source and src is not None:
         out.append(source_text(src))
-    out.append(f"=> {pc}: {insn_text(session, pc, program)}")
+    suffix, below = preview(session, pc, program) if session.live and pc == session.pc else ("", None)
+    out.append(f"=> {pc}: {insn_text(session, pc, program)}{suffix}")
+    if below is not None:
+        out.append(f"   {below}")
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,7 @@ class Stepper:
         self.s = session
         self._out_seen = 0
         self._at_mark: int | None = None  # the position whose checkpoint was just restored
+        self._counts: tuple[tuple[int, int], Counter[tuple[str, int]]] | None = None
 
     # -- plumbing ----------------------------------------------------------------------
     @property
@@ -932,6 +934,29 @@ class Stepper:
             return expr.as_int(self.s.evaluate(point.condition)) != 0
         except expr.EvalError:
             return True
+
+    # -- execution counts ---------------------------------------------------------------------
+    def exec_counts(self) -> Counter[tuple[str, int]]:
+        """How often each instruction ran in this run so far, by (program, pc); an
+        instruction that faulted counts, since it was reached. The run is replayed from its
+        start, then the machine is put back exactly as it was."""
+        s = self.s
+        b = self.s.machine()
+        if s.status == "idle":
+            return Counter()
+        here = b.position()[1] + (1 if self._ended_here() else 0)
+        key = (here, id(s.history.at_or_before(here)))
+        if self._counts is not None and self._counts[0] == key:
+            return self._counts[1]
+        saved = b.checkpoint()
+        last_step, at_mark = s.last_step, self._at_mark
+        try:
+            counts = Counter((p.program, p.pc) for p in self.points(s.history.start, here))
+        finally:
+            b.restore(saved)
+            s.last_step, self._at_mark = last_step, at_mark
+        self._counts = (key, counts)
+        return counts
 
     # -- whole captures --------------------------------------------------------------------
     def run_all(

@@ -424,11 +424,21 @@ def _pc_spec(session: Session, text: str) -> tuple[str, int]:
 
 
 def disassembly(
-    session: Session, program: str, start: int, end: int, *, raw: bool = False, source: bool = False
+    session: Session,
+    program: str,
+    start: int,
+    end: int,
+    *,
+    raw: bool = False,
+    source: bool = False,
+    counts: bool = False,
 ) -> list[str]:
     """Instructions ``start`` to ``end`` (exclusive) of ``program``, gdb style:
-    ``B=>   83: if r3 > r1 goto +40 <insn 124>``."""
+    ``B=>   83: if r3 > r1 goto +40 <insn 124>``; with ``counts``, how often each ran in
+    this run (``x12``) in a column before the text."""
     prog = session.program_named(program)
+    ran = session.stepper.exec_counts() if counts else None
+    count_width = len(str(max(ran.values(), default=0))) + 1 if ran else 2
     current = session.pc if session.started and session.current_program == program else None
     marks = _breakpoint_marks(session, program)
     width = len(str(max(end - 1, 0)))
@@ -450,7 +460,12 @@ def disassembly(
                 last_src = src
         text = insn_text(session, pc, program, raw=raw) + _target_note(prog, pc)
         gutter = marks.get(pc, " ") + ("=>" if pc == current else "  ")
-        out.append(f"{gutter} {pc:>{width}}: {text}")
+        if ran is not None:
+            hits = ran.get((program, pc), 0)
+            column = f"x{hits}" if hits else ""
+            out.append(f"{gutter} {pc:>{width}}: {column:>{count_width}}  {text}")
+        else:
+            out.append(f"{gutter} {pc:>{width}}: {text}")
     return out
 
 
@@ -461,15 +476,16 @@ def _function_title(name: str, program: str) -> str:
 
 @command("disassemble", aliases=("disas",), category="data", completes="location")
 def cmd_disassemble(session: Session, args: str) -> CommandResult:
-    """disassemble [/r] [/s] [START[,END | ,+N]]
+    """disassemble [/r] [/s] [/c] [START[,END | ,+N]]
 
     The instructions of the selected frame's function (or of the function holding START,
     or from START to END, or N instructions from START), bpftool/LLVM dialect: "=>" marks
     the next instruction, "b"/"B" a breakpoint (B: it has stopped the program), and jumps
-    name their targets. /r adds the raw bytes, /s interleaves the source lines.
+    name their targets. /r adds the raw bytes, /s interleaves the source lines, /c shows
+    how often each instruction ran in this run so far.
     """
     text = args.strip()
-    raw = source = False
+    raw = source = counts = False
     while text.startswith("/"):
         mods, _, text = text[1:].partition(" ")
         for ch in mods:
@@ -477,8 +493,12 @@ def cmd_disassemble(session: Session, args: str) -> CommandResult:
                 raw = True
             elif ch in "sm":
                 source = True
+            elif ch == "c":
+                counts = True
             else:
-                raise CommandError(f"invalid disassemble modifier '/{ch}': use /r (raw bytes) or /s (source)")
+                raise CommandError(
+                    f"invalid disassemble modifier '/{ch}': use /r (raw bytes), /s (source) or /c (counts)"
+                )
         text = text.strip()
     if not text:
         program = session.current_program
@@ -496,7 +516,9 @@ def cmd_disassemble(session: Session, args: str) -> CommandResult:
                 raise CommandError(f"START and END are in different programs ({program}, {other})")
             end = last
         else:
-            raise CommandError("disassemble START,END needs END", "disassemble [/r] [/s] [START[,END | ,+N]]")
+            raise CommandError(
+                "disassemble START,END needs END", "disassemble [/r] [/s] [/c] [START[,END | ,+N]]"
+            )
         title = f"Dump of assembler code from insn {start} to {end} of {program}:"
     else:
         program, pc = _pc_spec(session, text)
@@ -510,7 +532,7 @@ def cmd_disassemble(session: Session, args: str) -> CommandResult:
         raise CommandError(f"nothing to show: the range ends ({end}) before it starts ({start})")
     lines = [
         title,
-        *disassembly(session, program, start, end, raw=raw, source=source),
+        *disassembly(session, program, start, end, raw=raw, source=source, counts=counts),
         "End of assembler dump.",
     ]
     return CommandResult("disassemble", lines=lines, data={"program": program, "start": start, "end": end})

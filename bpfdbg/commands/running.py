@@ -486,3 +486,28 @@ def show_version(session: Session, args: str) -> CommandResult:
     from bpfdbg import __version__
 
     return CommandResult("show version", lines=[f"bpfdbg {__version__} (backend {session.backend_name})"])
+
+
+@sub_of("info", "counts")
+def info_counts(session: Session, args: str) -> CommandResult:
+    """info counts [N]
+
+    The N instructions (default 10) this run executed most often so far, with their source
+    lines: where a packet spends its instructions. "disassemble /c" shows every count.
+    """
+    from bpfdbg.render.code import insn_text
+
+    if not session.started:
+        raise CommandError('The program is not being run. Use "start" or "run".')
+    limit = parse_int(args.strip(), "the number of instructions", "info counts [N]") if args.strip() else 10
+    counts = session.stepper.exec_counts()
+    total = sum(counts.values())
+    lines = [f"{total} instructions executed, {len(counts)} distinct"]
+    rows = []
+    for (program, pc), hits in counts.most_common(max(limit, 0)):
+        src = session.source_line(pc, program)
+        where = f"  {Path(src.file).name}:{src.line}" if src is not None else ""
+        prefix = f"{program}:" if program != session.program.name else ""
+        lines.append(f"{hits:>8}  {prefix}{pc:<5} {insn_text(session, pc, program)}{where}")
+        rows.append({"program": program, "pc": pc, "count": hits})
+    return CommandResult("info counts", lines=lines, data={"total": total, "top": rows})

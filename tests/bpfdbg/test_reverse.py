@@ -202,3 +202,44 @@ def test_history_memory_is_bounded_and_thins() -> None:
     assert stats.interval > 1  # thinned at least once
     session.reverse_stepi(session.insns)
     assert session.insns == 0
+
+
+@pytest.mark.parametrize("name", ["xdp_loop_parser", "xdp_subprog_globals", "xdp_tailcall"])
+def test_exec_counts_add_up_and_leave_the_machine_untouched(name: str) -> None:
+    for packet in range(4):
+        session = open_sample(name, packet, history_interval=9)
+        session.start()
+        session.stepi(37)
+        before = snapshot(session)
+        counts = session.stepper.exec_counts()
+        assert sum(counts.values()) == session.insns
+        assert snapshot(session) == before
+        if session.live:
+            session.cont()
+        end = snapshot(session)
+        assert sum(session.stepper.exec_counts().values()) == session.insns
+        assert snapshot(session) == end
+        # the counts are those of the path actually taken: a step-by-step tally agrees
+        replay = open_sample(name, packet)
+        replay.start()
+        tally: dict[tuple[str, int], int] = {}
+        while replay.live:
+            key = (replay.current_program, replay.pc)
+            tally[key] = tally.get(key, 0) + 1
+            replay.stepi()
+        assert dict(session.stepper.exec_counts()) == tally
+
+
+def test_exec_counts_after_a_fault_keep_the_fault() -> None:
+    from emulator.program import Program
+
+    prog = Program.from_bytes(
+        bytes.fromhex("b70100000000000061120000000000009500000000000000"), name="nullread"
+    )
+    session = Session.from_program(prog)
+    session.start()
+    session.cont()
+    assert session.status == "faulted"
+    # the faulting instruction was reached, so it counts, though it never completed
+    assert session.stepper.exec_counts() == {("nullread", 0): 1, ("nullread", 1): 1}
+    assert session.status == "faulted" and session.machine().run_status() == "faulted"

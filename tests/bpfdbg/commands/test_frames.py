@@ -195,7 +195,7 @@ def test_disassemble_before_the_run_and_errors() -> None:
     assert "      8: if r8 >= r9 goto +13 <insn 22>" in lines
     assert (
         err(session, "disassemble /q")
-        == "invalid disassemble modifier '/q': use /r (raw bytes) or /s (source)"
+        == "invalid disassemble modifier '/q': use /r (raw bytes), /s (source) or /c (counts)"
     )
     assert err(session, "disassemble 500") == "no instruction 500 in xdp_firewall (it has slots 0-225)"
     assert err(session, "disassemble 20,10") == "nothing to show: the range ends (10) before it starts (20)"

@@ -49,4 +49,15 @@ class RunStarted:
     packet_index: int | None
 
 
-Event = Stopped | OutputEmitted | StateChanged | RunStarted
+@dataclass(frozen=True, slots=True)
+class ProgressMade:
+    """A long command is still running: ``done`` of ``total`` units (``total`` None: open
+    ended, e.g. the instructions a ``continue`` has executed so far). Published at most a
+    few times a second, so front ends can show it and offer to interrupt."""
+
+    what: str  # "instructions", "packets"
+    done: int
+    total: int | None = None
+
+
+Event = Stopped | OutputEmitted | StateChanged | RunStarted | ProgressMade

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bpfdbg.breakpoints import Breakpoint, Catchpoint, Stoppoint, Watchpoint
-from bpfdbg.events import OutputEmitted, RunStarted, StateChanged, Stopped
+from bpfdbg.events import OutputEmitted, ProgressMade, RunStarted, StateChanged, Stopped
 from bpfdbg.history import Mark
 from bpfdbg.locations import Site
 from bpfdbg.mapstate import capture_maps
@@ -88,12 +89,18 @@ def _no_deeper(p: Point, depth: int) -> bool:
     return p.depth <= depth
 
 
+PROGRESS_EVERY = 0.2  # seconds between ProgressMade events of a long command
+
+
 class Stepper:
     def __init__(self, session: Session) -> None:
         self.s = session
         self._out_seen = 0
         self._at_mark: int | None = None  # the position whose checkpoint was just restored
-        self._counts: tuple[tuple[int, int], Counter[tuple[str, int]]] | None = None
+        self._counts: tuple[tuple[int, Any, Any], Counter[tuple[str, int]]] | None = None
+        # ((position, first mark, mark at or before it), counts): the marks are kept, not
+        # their ids, so a new run can never be mistaken for the cached one
+        self._progress_at = time.monotonic()
 
     # -- plumbing ----------------------------------------------------------------------
     @property
@@ -175,6 +182,13 @@ class Stepper:
 
     def _output(self) -> list[str]:
         return list(getattr(self.b, "output", []))
+
+    def _progress(self, what: str, done: int, total: int | None = None) -> None:
+        """Tell subscribers a long command is still going, at most every PROGRESS_EVERY s."""
+        now = time.monotonic()
+        if now - self._progress_at >= PROGRESS_EVERY:
+            self._progress_at = now
+            self.s._publish(ProgressMade(what, done, total))
 
     def _flush_output(self) -> None:
         out = self._output()
@@ -268,6 +282,7 @@ class Stepper:
                 if goal.depth is not None and self._left_frame(ev, goal.depth):
                     return self._hit(*self._where(), goal) or self._stopped("step")
                 continue
+            self._progress("instructions", insns - start)
             n = s.history.next_due(insns)
             if goal.limit is not None:
                 n = min(n, goal.limit - insns)
@@ -945,17 +960,25 @@ class Stepper:
         if s.status == "idle":
             return Counter()
         here = b.position()[1] + (1 if self._ended_here() else 0)
-        key = (here, id(s.history.at_or_before(here)))
-        if self._counts is not None and self._counts[0] == key:
-            return self._counts[1]
+        first = s.history.at_or_before(s.history.start)
+        cached = self._counts
+        lo = s.history.start
+        counts: Counter[tuple[str, int]] = Counter()
+        if cached is not None:
+            (done, run, mark), known = cached
+            # the same run and the same recorded past up to ``done``: count only what follows
+            if run is first and done <= here and s.history.at_or_before(done) is mark:
+                if done == here:
+                    return known
+                lo, counts = done, Counter(known)
         saved = b.checkpoint()
         last_step, at_mark = s.last_step, self._at_mark
         try:
-            counts = Counter((p.program, p.pc) for p in self.points(s.history.start, here))
+            counts.update((p.program, p.pc) for p in self.points(lo, here))
         finally:
             b.restore(saved)
             s.last_step, self._at_mark = last_step, at_mark
-        self._counts = (key, counts)
+        self._counts = ((here, first, s.history.at_or_before(here)), counts)
         return counts
 
     # -- whole captures --------------------------------------------------------------------
@@ -995,6 +1018,7 @@ class Stepper:
             )
             if progress is not None:
                 progress(i + 1, len(packets))
+            self._progress("packets", i + 1, len(packets))
         s.verdicts = verdicts
         s.status = "idle"
         s.history.clear()

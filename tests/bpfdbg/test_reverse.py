@@ -243,3 +243,29 @@ def test_exec_counts_after_a_fault_keep_the_fault() -> None:
     # the faulting instruction was reached, so it counts, though it never completed
     assert session.stepper.exec_counts() == {("nullread", 0): 1, ("nullread", 1): 1}
     assert session.status == "faulted" and session.machine().run_status() == "faulted"
+
+
+@pytest.mark.parametrize("name", ["xdp_loop_parser", "xdp_tailcall"])
+def test_exec_counts_stay_exact_when_counted_step_by_step_and_across_reverse_and_rerun(name: str) -> None:
+    """The counts are kept between stops and extended (the TUI asks after every step):
+    stepping on, going back, rerunning and an edit must each give the recomputed answer."""
+    session = open_sample(name, 1, history_interval=7)
+    session.start()
+    for _ in range(25):
+        session.stepi()
+        assert sum(session.stepper.exec_counts().values()) == session.insns
+        if not session.live:
+            break
+    session.reverse_stepi(9)
+    assert sum(session.stepper.exec_counts().values()) == session.insns
+    session.stepi(3)
+    incremental = dict(session.stepper.exec_counts())
+    session.stepper._counts = None  # forget: count from the start
+    assert dict(session.stepper.exec_counts()) == incremental
+    session.set_register(0, 1)  # an edit: the recorded future is dropped
+    session.stepi(2)
+    incremental = dict(session.stepper.exec_counts())
+    session.stepper._counts = None
+    assert dict(session.stepper.exec_counts()) == incremental
+    session.run()
+    assert sum(session.stepper.exec_counts().values()) == session.insns

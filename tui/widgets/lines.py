@@ -1,0 +1,168 @@
+"""LinesView: a scrolling, focusable list of pre-rendered lines with a cursor.
+
+Every pane but the command bar is one of these (or holds some): the presenters turn the
+SessionView into Rich Text lines and a target per line; this widget only draws the lines
+that are visible (Textual's line API, so a 10,000-line listing costs what the screen
+shows), keeps a cursor, follows a focus line (the current instruction), and posts
+``Activated`` when a line is clicked or Enter is pressed, carrying that line's target.
+The screen turns the target into a command line: widgets post intents, never act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.presenters import Lines
+
+CURSOR_STYLE = Style(underline=True, bold=True)
+
+
+class LinesView(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    LinesView { height: 1fr; overflow: auto auto; scrollbar-size: 1 1; }
+    """
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-10)", "Page up", show=False),
+        Binding("pagedown", "cursor(10)", "Page down", show=False),
+        Binding("home,g", "cursor_to(0)", "Top", show=False),
+        Binding("end,G", "cursor_to(-1)", "Bottom", show=False),
+        Binding("enter", "activate", "Select", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    @dataclass
+    class Activated(Message):
+        """A line was clicked or Enter was pressed on it."""
+
+        view: LinesView
+        index: int
+        target: object | None
+        click: bool = False
+
+        @property
+        def control(self) -> LinesView:
+            return self.view
+
+    def __init__(self, *, follow: bool = True, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.content = Lines(())
+        self.follow = follow  # keep the focus line (the current instruction) in view
+        self._strips: dict[int, Strip] = {}
+        self._width = 0
+
+    # -- content ------------------------------------------------------------------------------
+    def show(self, content: Lines, *, keep_cursor: bool = False) -> None:
+        """Replace the lines. The cursor moves to the focus line unless ``keep_cursor`` (or
+        the content has none), and the view scrolls to keep it visible when following."""
+        self.content = content
+        self._strips.clear()
+        self._width = max((t.cell_len for t in content.lines), default=0)
+        self.virtual_size = Size(self._width, len(content.lines))
+        if content.focus is not None and not keep_cursor:
+            self.cursor = content.focus
+            if self.follow:
+                self._reveal(content.focus, center=True)
+        else:
+            self.cursor = min(self.cursor, max(len(content.lines) - 1, 0))
+        self.refresh()
+
+    @property
+    def target(self) -> object | None:
+        targets = self.content.targets
+        return targets[self.cursor] if 0 <= self.cursor < len(targets) else None
+
+    def move_to_target(self, target: object) -> bool:
+        line = self.content.cursor_of.get(target)
+        if line is None:
+            return False
+        self.cursor = line
+        self._reveal(line, center=True)
+        return True
+
+    def text(self) -> str:
+        """All lines as plain text (what tests and the screen-capture read)."""
+        return "\n".join(t.plain for t in self.content.lines)
+
+    # -- drawing --------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        style = self.rich_style
+        if index >= len(self.content.lines):
+            return Strip.blank(width, style)
+        strip = self._strips.get(index)
+        if strip is None:
+            text = self.content.lines[index]
+            segments = [s for s in text.render(self.app.console) if s.text != "\n"]
+            strip = Strip(segments, text.cell_len)
+            self._strips[index] = strip
+        if index == self.cursor and self.has_focus:
+            strip = strip.extend_cell_length(max(width + scroll_x, strip.cell_length))
+            strip = Strip([Segment(s.text, (s.style or Style()) + CURSOR_STYLE, s.control) for s in strip])
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def _reveal(self, line: int, *, center: bool = False) -> None:
+        height = self.scrollable_content_region.height or self.size.height
+        top = self.scroll_offset.y
+        if height <= 0:
+            return
+        if center and not top <= line < top + height:
+            self.scroll_to(y=max(line - height // 2, 0), animate=False, immediate=True)
+        elif line < top:
+            self.scroll_to(y=line, animate=False, immediate=True)
+        elif line >= top + height:
+            self.scroll_to(y=line - height + 1, animate=False, immediate=True)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_cursor(self, delta: int) -> None:
+        count = len(self.content.lines)
+        if count:
+            self.cursor = max(0, min(count - 1, self.cursor + delta))
+            self._reveal(self.cursor)
+
+    def action_cursor_to(self, line: int) -> None:
+        count = len(self.content.lines)
+        if count:
+            self.cursor = line % count
+            self._reveal(self.cursor)
+
+    def action_activate(self) -> None:
+        self.post_message(self.Activated(self, self.cursor, self.target))
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < len(self.content.lines):
+            self.cursor = index
+            self.post_message(self.Activated(self, index, self.target, click=True))
+
+
+def plain(lines: Lines) -> str:
+    return "\n".join(t.plain for t in lines.lines)
+
+
+def text_lines(*texts: str | Text) -> Lines:
+    return Lines(tuple(Text(t) if isinstance(t, str) else t for t in texts))

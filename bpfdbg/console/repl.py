@@ -12,7 +12,6 @@ which the stepping engine honours at the next instruction boundary and reports a
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 
+from bpfdbg.cmdhistory import history_path
 from bpfdbg.commands.registry import CommandError, CommandResult, lookup
 from bpfdbg.console.completer import BpfdbgCompleter
 
@@ -32,20 +32,16 @@ if TYPE_CHECKING:
 
 PROMPT = "(bpfdbg) "
 CONTINUATION_PROMPT = ">"
-HISTORY_ENV = "BPFDBG_HISTORY"
 # Commands that take over the terminal themselves: they run on the main thread.
 TERMINAL_COMMANDS = frozenset({"python-interactive"})
 
 
-def history_path() -> Path:
-    """Where the command history lives: ``$BPFDBG_HISTORY`` or ``~/.bpfdbg_history``."""
-    configured = os.environ.get(HISTORY_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".bpfdbg_history"
-
-
 def open_history(path: Path | None = None) -> tuple[History, str | None]:
     """A FileHistory, or an in-memory one (and a warning) when the file cannot be written,
-    so an unwritable home directory never keeps the console from starting."""
+    so an unwritable home directory never keeps the console from starting.
+
+    The path comes from ``bpfdbg.cmdhistory``, which reads and writes the same file in the
+    same format for the TUI, so both front ends share one history."""
     path = path or history_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

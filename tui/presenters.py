@@ -71,7 +71,10 @@ def _lines(rows: Iterable[tuple[Text, object | None]], focus: int | None = None)
     for text, target in rows:
         texts.append(text)
         targets.append(target)
-    cursor_of = {t: i for i, t in enumerate(targets) if t is not None}
+    cursor_of: dict[object, int] = {}
+    for i, t in enumerate(targets):
+        if t is not None:
+            cursor_of.setdefault(t, i)  # a target's first line (a register's, not its "was" line)
     return Lines(tuple(texts), tuple(targets), focus, cursor_of)
 
 

@@ -121,3 +121,10 @@ def _load_builtin() -> None:
 
         register("interp", InterpBackend)
         register("kernel", KernelBackend)
+        register("host-jit", _host_jit)
+
+
+def _host_jit() -> Backend:
+    from emulator.backends.hostjit.backend import HostJitBackend  # lazy: pulls in unicorn and capstone
+
+    return HostJitBackend()

@@ -1,0 +1,81 @@
+"""The data windows as Unicorn MMIO over the machine's AddressSpace.
+
+Native loads and stores reach the very regions the helpers and the debugger use, so nothing
+is copied back and forth. The precise check of each eBPF access (which region, its bounds,
+read-only) happens before the native instruction runs (see the backend's access hook);
+what arrives here is already allowed. Unicorn splits accesses into aligned pieces of at most
+4 bytes, so a piece may stick out of a region: those bytes read as zero and are dropped.
+Bytes of the stack windows outside every frame are the native code's own (saved rbp, return
+addresses, callee-saved pushes) and live in ``scratch``.
+"""
+
+from __future__ import annotations
+
+from emulator.memory import STACK_BASE, STACK_WINDOW, AddressSpace, Region
+
+SCRATCH_FRAMES = 12  # stack windows backed by scratch (call depth limit + room for the frame tops)
+_NONE = Region("<none>", "none", -(1 << 70), bytearray())
+
+
+class NativeMemory:
+    """MMIO read/write callbacks for ``[base, base + size)``."""
+
+    def __init__(self, space: AddressSpace, base: int) -> None:
+        self.space = space
+        self.base = base
+        self.scratch = bytearray(SCRATCH_FRAMES * STACK_WINDOW)
+        self._last = _NONE
+
+    def _region(self, addr: int, size: int) -> Region | None:
+        last = self._last
+        if last.base <= addr and addr + size <= last.end and self.space.get(last.name) is last:
+            return last
+        region = self.space.find(addr)
+        if region is None or region.handler is not None or addr + size > region.end:
+            return None
+        self._last = region
+        return region
+
+    def read(self, _uc: object, offset: int, size: int, _ud: object) -> int:
+        addr = self.base + offset
+        region = self._region(addr, size)
+        if region is not None:
+            off = addr - region.base
+            return int.from_bytes(region.data[off : off + size], "little")
+        return int.from_bytes(bytes(self._byte(addr + k) for k in range(size)), "little")
+
+    def write(self, _uc: object, offset: int, size: int, value: int, _ud: object) -> None:
+        addr = self.base + offset
+        data = value.to_bytes(size, "little")
+        region = self._region(addr, size)
+        if region is not None:
+            off = addr - region.base
+            region.data[off : off + size] = data
+            return
+        for k, byte in enumerate(data):
+            self._put(addr + k, byte)
+
+    def _byte(self, addr: int) -> int:
+        region = self.space.find(addr)
+        if region is not None and region.handler is None:
+            return region.data[addr - region.base]
+        off = addr - STACK_BASE
+        return self.scratch[off] if 0 <= off < len(self.scratch) else 0
+
+    def _put(self, addr: int, byte: int) -> None:
+        region = self.space.find(addr)
+        if region is not None and region.handler is None:
+            region.data[addr - region.base] = byte
+            return
+        off = addr - STACK_BASE
+        if 0 <= off < len(self.scratch):
+            self.scratch[off] = byte
+
+    # the native code's own stack slots, written by the machine itself -----------------------
+    def put_u64(self, addr: int, value: int) -> None:
+        off = addr - STACK_BASE
+        self.scratch[off : off + 8] = value.to_bytes(8, "little")
+
+    def get_u64(self, addr: int) -> int:
+        off = addr - STACK_BASE
+        return int.from_bytes(self.scratch[off : off + 8], "little")

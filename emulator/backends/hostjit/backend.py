@@ -200,6 +200,7 @@ class HostJitBackend:
         self._stop_pcs: frozenset[int] = frozenset()
         self._guards: dict[int, list[Guard]] = {}
         self._regs_cache: tuple[int, ...] | None = None
+        self._fault_rip = 0
 
     @property
     def space(self):  # type: ignore[no-untyped-def]
@@ -376,6 +377,10 @@ class HostJitBackend:
         """The JIT image of ``prog`` (default: the program executing now)."""
         self._require()
         return self._jit_for(prog or self._cur)
+
+    def fault_rip(self) -> int | None:
+        """The x86 address of the native instruction that faulted (None before a fault)."""
+        return self._fault_rip if self._final is not None and self._final.fault is not None else None
 
     def native_pc(self) -> int:
         """Where the native code stands (rip)."""
@@ -631,9 +636,12 @@ class HostJitBackend:
         self._rip = uc.reg_read(RIP)
         self._regs_cache = None
         where = f" [x86 rip {self._rip:#x}]"
+        self._fault_rip = self._rip
         if isinstance(exc, MemoryFaultError):
             self.insns -= 1
-            fault = Fault(self.pc, "memory", exc.message + where, exc.addr & M64, exc.size)
+            # the message stays the interpreter's word for word (the backend contract compares
+            # it); the native pc is in ``fault_rip()``
+            fault = Fault(self.pc, "memory", exc.message, exc.addr & M64, exc.size)
         elif isinstance(exc, FaultError):
             if exc.kind != "end-of-program":
                 self.insns -= 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from bpfdbg.commands.registry import CommandResult
 from bpfdbg.events import Event, OutputEmitted, ProgressMade
@@ -36,7 +37,15 @@ from tui.palette import CommandsProvider
 from tui.screens.edit_entry import EditEntryScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.lines import LinesView
-from tui.widgets.panes import BackendsPane, CodePane, CommandBar, CompletionSuggester, OutputLog
+from tui.widgets.panes import (
+    BackendsPane,
+    CodePane,
+    CommandBar,
+    CompletionSuggester,
+    OutputLog,
+    StatusBar,
+    set_title,
+)
 
 # Forward stepping keys on a program that is not running start it instead.
 STARTS = frozenset({"continue", "next", "step", "nexti", "stepi", "finish"})
@@ -107,11 +116,13 @@ class BpfdbgApp(App[None]):
         self._startup = list(startup)
         self._unsubscribe: Callable[[], None] | None = None
         self.commands_run = 0
+        self.output: deque[Text] = deque(maxlen=LOG_LIMIT)  # the output pane's lines
+        self._pending: list[Text] = []
         self.last_latency: float | None = None
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusBar(id="status")
         with Horizontal(id="top"):
             yield CodePane(id="code")
             with Vertical(id="side"):
@@ -155,6 +166,7 @@ class BpfdbgApp(App[None]):
         self._emit(
             Text("F5/c continue  F10/n next  F11/s step  F9/b breakpoint  ? help  : command", style="dim")
         )
+        self._flush_output()
         self._start(list(self._startup) or [None])
 
     def on_unmount(self) -> None:
@@ -166,6 +178,9 @@ class BpfdbgApp(App[None]):
 
     def _layout_for(self, width: int) -> None:
         narrow = width < NARROW
+        if narrow != self.screen.has_class("-narrow"):
+            shown = "output-tab" if narrow else "output"
+            self.query_one(f"#{shown}", OutputLog).refill(list(self.output))
         self.screen.set_class(narrow, "-narrow")
         tabs = self.query_one("#tabs", TabbedContent)
         for tab in ("tab-stack", "tab-output"):
@@ -239,6 +254,7 @@ class BpfdbgApp(App[None]):
             self.notify(f"internal error: {failure}", severity="error", timeout=6)
         if rendered is not None:
             self._apply(rendered)
+        self._flush_output()
         self.commands_run += 1
         self.last_latency = time.perf_counter() - started
         if results and results[-1][1].quit:
@@ -262,8 +278,16 @@ class BpfdbgApp(App[None]):
             self.notify(result.error, severity="error", timeout=4)
 
     def _emit(self, text: Text) -> None:
+        self.output.append(text)
+        self._pending.append(text)
+
+    def _flush_output(self) -> None:
+        pending, self._pending = self._pending, []
         for log in self.query(OutputLog):
-            log.add(text)
+            log.add(pending, draw=log.id == self._visible_log())
+
+    def _visible_log(self) -> str:
+        return "output-tab" if self.size.width < NARROW else "output"
 
     def _from_session(self, event: Event) -> None:
         """Session events arrive on the worker thread; only progress needs the UI now
@@ -285,8 +309,11 @@ class BpfdbgApp(App[None]):
         self.rendered = rendered
         view = rendered.view
         code = self.query_one("#code", CodePane)
+        # the cursor follows execution; a command that did not move it (a breakpoint set at
+        # the cursor, a print) leaves the cursor where the user put it
+        moved = (code.code.program, code.code.current) != (view.code.program, view.code.current)
         code.code = view.code
-        self._draw_code(keep_cursor=False)
+        self._draw_code(keep_cursor=not moved)
         self._draw_registers()
         for stack_id in ("#stack", "#stack-tab"):
             self.query_one(stack_id, LinesView).show(rendered.stack)
@@ -295,9 +322,10 @@ class BpfdbgApp(App[None]):
         self.query_one("#maps", LinesView).show(rendered.maps, keep_cursor=True)
         self.query_one("#breakpoints", LinesView).show(rendered.stops, keep_cursor=True)
         self.query_one("#backends", BackendsPane).show_backends(view.backends)
-        self.query_one("#tabs", TabbedContent).get_tab("tab-maps").label = (  # type: ignore[assignment]
-            "Maps*" if any(m.changed for m in view.maps) else "Maps"
-        )
+        maps_tab = self.query_one("#tabs", TabbedContent).get_tab("tab-maps")
+        label = "Maps*" if any(m.changed for m in view.maps) else "Maps"
+        if str(maps_tab.label) != label:
+            maps_tab.label = label  # type: ignore[assignment]
         self._draw_status()
 
     def _draw_code(self, keep_cursor: bool) -> None:
@@ -306,10 +334,10 @@ class BpfdbgApp(App[None]):
         code.source_mode = self.source_mode and source is not None
         if code.source_mode and source is not None:
             code.show(source, keep_cursor=keep_cursor)
-            code.border_title = f"Source {Path(self.rendered.view.source.file).name}"  # type: ignore[union-attr]
+            set_title(code, f"Source {Path(self.rendered.view.source.file).name}")  # type: ignore[union-attr]
         else:
             code.show(self.rendered.code, keep_cursor=keep_cursor)
-            code.border_title = f"Code {self.rendered.view.code.program}"
+            set_title(code, f"Code {self.rendered.view.code.program}")
 
     def _draw_registers(self) -> None:
         if not self.is_running:
@@ -320,7 +348,7 @@ class BpfdbgApp(App[None]):
 
     def _draw_status(self) -> None:
         busy = self.progress or (f"running {self.busy!r}..." if self.busy else None)
-        self.query_one("#status", Static).update(present.status_line(self.rendered.view, busy))
+        self.query_one("#status", StatusBar).show(present.status_line(self.rendered.view, busy))
 
     # -- actions -----------------------------------------------------------------------------------
     def action_command(self, line: str) -> None:

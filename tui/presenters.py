@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rich.text import Text
 
 from bpfdbg.render.packet import READ, WRITE
 from bpfdbg.view import (
     BackendView,
+    CodeRow,
     CodeView,
     MapView,
     PacketRow,
@@ -103,42 +105,51 @@ def code_lines(code: CodeView, p: Palette = PALETTE) -> Lines:
     rows: list[tuple[Text, object | None]] = []
     focus = None
     for row in code.rows:
-        if row.function is not None:
-            rows.append((Text(f"<{row.function}>:", style=p.function), None))
-        if row.source is not None:
-            rows.append((Text(f"    ; {row.source.strip()}", style=p.source), None))
         current = row.pc == code.current
-        line = Text()
-        glyph = BP_GLYPH[row.bp]
-        style = {"enabled": p.breakpoint, "disabled": p.disabled, "conditional": p.conditional}.get(
-            row.bp, ""
-        )
-        line.append(glyph, style=style)
+        rendered = _code_row(row, current, code.preview if current else "", code.faulted and current, p)
         if current:
-            line.append(" => ", style=p.error if code.faulted else p.current)
-        elif row.is_target:
-            line.append(" >  ", style=p.target)  # something jumps here
-        else:
-            line.append("    ")
-        body = Text(f"{row.pc:>4}: {row.text}")
-        if row.target is not None:
-            body.append(f"  -> {row.target}", style=p.target)
-        if current and code.preview:
-            body.append(f"   # {code.preview.lstrip('# ')}", style=p.dim)
-        pad = max(TEXT_WIDTH - body.cell_len, 1)
-        body.append(" " * pad)
-        body.append(f"x{row.count}" if row.count else "", style=p.dim)
-        if current:
-            body.stylize(p.error if code.faulted else p.current)
-        line.append_text(body)
-        if current:
-            focus = len(rows)
-        rows.append((line, row.pc))
+            focus = len(rows) + len(rendered) - 1
+        rows.extend(rendered)
     if focus is None:  # not running: the cursor starts on the first instruction
         focus = next((i for i, (_, target) in enumerate(rows) if target is not None), None)
     return _lines(rows, focus)
 
 
+@lru_cache(maxsize=32768)
+def _code_row(
+    row: CodeRow, current: bool, preview: str, faulted: bool, p: Palette
+) -> tuple[tuple[Text, object | None], ...]:
+    """One instruction's lines. Cached: between two steps only the rows whose marker,
+    count or breakpoint changed are new objects, so the pane re-renders only those."""
+    rows: list[tuple[Text, object | None]] = []
+    if row.function is not None:
+        rows.append((Text(f"<{row.function}>:", style=p.function), None))
+    if row.source is not None:
+        rows.append((Text(f"    ; {row.source.strip()}", style=p.source), None))
+    line = Text()
+    style = {"enabled": p.breakpoint, "disabled": p.disabled, "conditional": p.conditional}.get(row.bp, "")
+    line.append(BP_GLYPH[row.bp], style=style)
+    if current:
+        line.append(" => ", style=p.error if faulted else p.current)
+    elif row.is_target:
+        line.append(" >  ", style=p.target)  # something jumps here
+    else:
+        line.append("    ")
+    body = Text(f"{row.pc:>4}: {row.text}")
+    if row.target is not None:
+        body.append(f"  -> {row.target}", style=p.target)
+    if preview:
+        body.append(f"   # {preview.lstrip('# ')}", style=p.dim)
+    body.append(" " * max(TEXT_WIDTH - body.cell_len, 1))
+    body.append(f"x{row.count}" if row.count else "", style=p.dim)
+    if current:
+        body.stylize(p.error if faulted else p.current)
+    line.append_text(body)
+    rows.append((line, row.pc))
+    return tuple(rows)
+
+
+@lru_cache(maxsize=8)
 def source_lines(src: SourceView, p: Palette = PALETTE) -> Lines:
     """The ``list``-style view: the whole source file, ``=>`` at the current line and the
     breakpoint glyph on lines with a breakpoint."""
@@ -176,9 +187,9 @@ def register_lines(
             signed = r.value - (1 << 64) if r.value >> 63 else r.value
             line.append(f" {signed:>20}" if r.kind == "scalar" else " " * 21)
         line.append(f" {r.kind}", style=p.kind if r.kind == "scalar" else p.pointer)
-        rows.append((line, r.name))
         if changed and r.old is not None:
-            rows.append((Text(f"      was 0x{r.old:016x}", style=p.dim), r.name))
+            line.append(f"  was {r.old:#x}", style=p.dim)  # on the same row: the pane keeps its height
+        rows.append((line, r.name))
     if pc is not None:
         rows.append((Text(f"pc   {pc}", style="bold"), "pc"))
     return _lines(rows)

@@ -17,7 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -42,7 +42,7 @@ class LinesView(ScrollView, can_focus=True):
         Binding("enter", "activate", "Select", show=False),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True)
+    cursor: reactive[int] = reactive(0)
 
     @dataclass
     class Activated(Message):
@@ -61,24 +61,38 @@ class LinesView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id)
         self.content = Lines(())
         self.follow = follow  # keep the focus line (the current instruction) in view
-        self._strips: dict[int, Strip] = {}
+        # Rendered lines by the identity of their Text (kept alive with it): presenters
+        # reuse Text objects for lines that did not change, so a step re-renders only the
+        # lines that did.
+        self._strips: dict[int, tuple[Text, Style, Strip]] = {}
+        self._style = Style()
         self._width = 0
 
     # -- content ------------------------------------------------------------------------------
     def show(self, content: Lines, *, keep_cursor: bool = False) -> None:
         """Replace the lines. The cursor moves to the focus line unless ``keep_cursor`` (or
         the content has none), and the view scrolls to keep it visible when following."""
+        if content.lines != self.content.lines:
+            if len(self._strips) > 4 * len(content.lines) + 64:
+                self._strips.clear()
+            self.refresh()
         self.content = content
-        self._strips.clear()
-        self._width = max((t.cell_len for t in content.lines), default=0)
-        self.virtual_size = Size(self._width, len(content.lines))
+        width = max((t.cell_len for t in content.lines), default=0)
+        if len(content.lines) == self.virtual_size.height:
+            # the same number of lines (registers, a listing with a moved marker): keep the
+            # widest width seen, so that a value getting shorter costs no layout pass
+            width = max(width, self.virtual_size.width)
+        size = Size(width, len(content.lines))
+        if size != self.virtual_size:  # a new virtual size costs a layout pass
+            self.virtual_size = size
         if content.focus is not None and not keep_cursor:
             self.cursor = content.focus
             if self.follow:
                 self._reveal(content.focus, center=True)
         else:
-            self.cursor = min(self.cursor, max(len(content.lines) - 1, 0))
-        self.refresh()
+            cursor = min(self.cursor, max(len(content.lines) - 1, 0))
+            if cursor != self.cursor:
+                self.cursor = cursor
 
     @property
     def target(self) -> object | None:
@@ -98,23 +112,29 @@ class LinesView(ScrollView, can_focus=True):
         return "\n".join(t.plain for t in self.content.lines)
 
     # -- drawing --------------------------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._style = self.rich_style  # once per pass, not once per line
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
-        style = self.rich_style
+        style = self._style
         if index >= len(self.content.lines):
             return Strip.blank(width, style)
-        strip = self._strips.get(index)
-        if strip is None:
-            text = self.content.lines[index]
+        text = self.content.lines[index]
+        cached = self._strips.get(id(text))
+        if cached is not None and cached[0] is text and cached[1] == style:
+            strip = cached[2]
+        else:  # new text, or the theme changed the pane's style
             segments = [s for s in text.render(self.app.console) if s.text != "\n"]
-            strip = Strip(segments, text.cell_len)
-            self._strips[index] = strip
+            strip = Strip(segments, text.cell_len).apply_style(style)
+            self._strips[id(text)] = (text, style, strip)
         if index == self.cursor and self.has_focus:
             strip = strip.extend_cell_length(max(width + scroll_x, strip.cell_length))
             strip = Strip([Segment(s.text, (s.style or Style()) + CURSOR_STYLE, s.control) for s in strip])
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
@@ -154,7 +174,10 @@ class LinesView(ScrollView, can_focus=True):
         self.post_message(self.Activated(self, self.cursor, self.target))
 
     def on_click(self, event: events.Click) -> None:
-        index = self.scroll_offset.y + event.y
+        offset = event.get_content_offset(self)  # event.y counts the border; lines start inside it
+        if offset is None:  # a click on the border
+            return
+        index = self.scroll_offset.y + offset.y
         if 0 <= index < len(self.content.lines):
             self.cursor = index
             self.post_message(self.Activated(self, index, self.target, click=True))

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import Suggester
+from textual.widget import Widget
 from textual.widgets import Input, RichLog, Tab, Tabs
 
 from bpfdbg.view import BackendView, CodeView
@@ -87,6 +88,30 @@ class CodePane(LinesView):
         return f"*{pc}"
 
 
+def set_title(widget: Widget, title: str) -> None:
+    """A border title, set only when it changes (every change is a repaint)."""
+    if widget.border_title != title:
+        widget.border_title = title
+
+
+class StatusBar(Widget):
+    """The one-line status at the top: program, packet, where execution stopped."""
+
+    DEFAULT_CSS = "StatusBar { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text()
+
+    def show(self, text: Text) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
 class OutputLog(RichLog):
     """The debugger's messages, the commands typed and bpf_printk/ring buffer output."""
 
@@ -96,11 +121,19 @@ class OutputLog(RichLog):
         super().__init__(id=id, max_lines=5000, wrap=False, markup=False, highlight=False)
         self.plain_lines: list[str] = []
 
-    def add(self, text: Text) -> None:
-        self.plain_lines.append(text.plain)
+    def add(self, texts: list[Text], *, draw: bool = True) -> None:
+        """Append lines; one write for all of them (each write is a layout pass). A log
+        that is not on screen only records them and is redrawn by ``refill`` when shown."""
+        self.plain_lines.extend(t.plain for t in texts)
         if len(self.plain_lines) > 5000:
             del self.plain_lines[:1000]
-        self.write(text)
+        if draw and texts:
+            self.write(Text("\n").join(texts))
+
+    def refill(self, texts: list[Text]) -> None:
+        self.clear()
+        if texts:
+            self.write(Text("\n").join(texts))
 
 
 class CompletionSuggester(Suggester):
@@ -236,12 +269,12 @@ class BackendsPane(Vertical):
             return
         first = self.backends[self.selected % len(self.backends)]
         a.show(backend_lines(first))
-        a.border_title = first.name
+        set_title(a, first.name)
         b.display = self.split and len(self.backends) > 1
         if b.display:
             second = self.backends[(self.selected + 1) % len(self.backends)]
             b.show(backend_lines(second))
-            b.border_title = second.name
+            set_title(b, second.name)
 
     def texts(self) -> list[str]:
         views = [self.query_one("#backend-a", LinesView)]

@@ -96,6 +96,8 @@ class PacketView:
     marks: dict[int, str]  # offset -> pkt.WRITE / pkt.READ
     summary: str
     note: str | None = None  # legend of the marks, or how the length changed
+    next_marks: dict[int, str] = field(default_factory=dict)  # what the instruction at pc will touch
+    next_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,7 +529,23 @@ def _packet(s: Session, state: Any) -> PacketView | None:
     step = s.last_step
     legend = pkt.legend(f"insn {step.pc}", marks) if step is not None else None
     was = f", was {len(before)}" if len(before) != len(data) else ""
-    return PacketView(f"{name} ({len(data)} B{was})", data, marks, pkt.summary(data, l2=l2), legend)
+    next_marks: dict[int, str] = {}
+    next_note = None
+    insn = s.program_named(s.current_program).insn_at(s.pc) if s.live else None
+    if insn is not None:
+        next_marks = pkt.marks_in(pkt.insn_accesses(insn, s.regs, region.base), region.base, len(data))
+        if next_marks:
+            verbs = sorted({"reads" if k == pkt.READ else "writes" for k in next_marks.values()})
+            next_note = f"underlined: insn {s.pc} {' and '.join(verbs)} these bytes next"
+    return PacketView(
+        f"{name} ({len(data)} B{was})",
+        data,
+        marks,
+        pkt.summary(data, l2=l2),
+        legend,
+        next_marks,
+        next_note,
+    )
 
 
 def _packets(s: Session) -> tuple[PacketRow, ...]:

@@ -47,6 +47,7 @@ class Palette:
     read: str = "bold reverse blue"
     written: str = "bold reverse red"
     target: str = "magenta"
+    next_access: str = "underline bold"
     error: str = "bold red"
     verdict: str = "bold"
     header: str = "bold underline"
@@ -125,7 +126,7 @@ def _code_row(
     if row.function is not None:
         rows.append((Text(f"<{row.function}>:", style=p.function), None))
     if row.source is not None:
-        rows.append((Text(f"    ; {row.source.strip()}", style=p.source), None))
+        rows.append((Text(f"    ; {' '.join(row.source.split())}", style=p.source), None))
     line = Text()
     style = {"enabled": p.breakpoint, "disabled": p.disabled, "conditional": p.conditional}.get(row.bp, "")
     line.append(BP_GLYPH[row.bp], style=style)
@@ -185,7 +186,7 @@ def register_lines(
         line.append(f"0x{r.value:016x}", style=p.changed if changed else "")
         if not compact:
             signed = r.value - (1 << 64) if r.value >> 63 else r.value
-            line.append(f" {signed:>20}" if r.kind == "scalar" else " " * 21)
+            line.append(f" {signed:>20}")
         line.append(f" {r.kind}", style=p.kind if r.kind == "scalar" else p.pointer)
         if changed and r.old is not None:
             line.append(f"  was {r.old:#x}", style=p.dim)  # on the same row: the pane keeps its height
@@ -243,6 +244,8 @@ def packet_lines(packet: PacketView | None, p: Palette = PALETTE) -> Lines:
                 continue
             mark = packet.marks.get(off)
             style = p.written if mark == WRITE else p.read if mark == READ else ""
+            if off in packet.next_marks:
+                style = f"{style} {p.next_access}".strip()
             line.append(f"{data[off]:02x}", style=style)
             ch = chr(data[off]) if 32 <= data[off] < 127 else "."
             ascii_part.append(ch, style=style)
@@ -251,6 +254,8 @@ def packet_lines(packet: PacketView | None, p: Palette = PALETTE) -> Lines:
         rows.append((line, start))
     if packet.note:
         rows.append((Text(_legend(packet), style=p.dim), None))
+    if packet.next_note:
+        rows.append((Text(packet.next_note, style=p.dim), None))
     return _lines(rows)
 
 

@@ -96,6 +96,16 @@ def insn_reads(insn: Insn, regs: tuple[int, ...] | list[int], pkt_base: int | No
     return []
 
 
+def insn_accesses(insn: Insn, regs: tuple[int, ...] | list[int], pkt_base: int | None) -> list[Access]:
+    """What an instruction about to run will touch, from the registers now: its reads
+    (:func:`insn_reads`) and its stores (ST/STX at ``dst + off``; atomics write too)."""
+    out = insn_reads(insn, regs, pkt_base)
+    info = insn.info
+    if info is not None and info.form in (Form.ST, Form.STX, Form.ATOMIC):
+        out.append(Access((regs[insn.dst] + insn.off) & MASK64, info.size, WRITE))
+    return out
+
+
 def step_accesses(session: Session) -> list[Access]:
     """Memory the last executed instruction read and wrote. Writes come from the step's
     journal; reads are recomputed from the instruction at the step's pc with the registers

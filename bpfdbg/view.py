@@ -170,6 +170,7 @@ class SessionView:
     maps: tuple[MapView, ...]
     stops: tuple[StopRow, ...]
     backends: tuple[BackendView, ...]
+    output: tuple[str, ...] = ()  # program output since the previous view (trace_pipe lines, records)
     map_contents: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False)
 
 
@@ -190,6 +191,9 @@ class ViewBuilder:
         self.session = session
         self._listings: dict[tuple[int, str], _Listing] = {}
         self._previous_maps: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._run: object = None  # the first checkpoint of the run the trace lines belong to
+        self._trace_seen = 0
+        self._records_seen: dict[str, int] = {}
 
     def build(self) -> SessionView:
         s = self.session
@@ -217,10 +221,38 @@ class ViewBuilder:
             maps=maps,
             stops=_stops(s),
             backends=_backends(s),
+            output=self._new_output(),
             map_contents={m.name: tuple((e.key, e.value) for e in m.entries) for m in maps},
         )
         self._previous_maps = view.map_contents
         return view
+
+    # -- output ---------------------------------------------------------------------------------
+    def _new_output(self) -> tuple[str, ...]:
+        """What the program printed since the previous view: bpf_printk lines in
+        trace_pipe's format and ring buffer/perf records, one line each. Going backwards
+        prints nothing (the lines were shown when they happened)."""
+        from bpfdbg.commands.output import event_maps, fprint_hex, records_of, trace_messages, trace_pipe_line
+
+        s = self.session
+        out: list[str] = []
+        trace = trace_messages(s) if s.started else []
+        run = s.history.at_or_before(s.history.start) if s.started else None
+        if run is not self._run:
+            self._run, self._trace_seen = run, 0
+        if len(trace) > self._trace_seen:
+            clock = s.env.clock_ns if s.env is not None else 0
+            out.extend(trace_pipe_line(line, s.cpu, clock) for line in trace[self._trace_seen :])
+        self._trace_seen = len(trace)
+        for m in event_maps(s):
+            records = records_of(m)
+            seen = self._records_seen.get(m.name, 0)
+            for row in records[seen:]:
+                data = " ".join(fprint_hex(bytes.fromhex(row["data"])))
+                where = f" cpu {row['cpu']}" if "cpu" in row else ""
+                out.append(f"{m.type.label} {m.name}: record {row['index']}{where} ({row['size']} B): {data}")
+            self._records_seen[m.name] = len(records)
+        return tuple(out)
 
     # -- code ----------------------------------------------------------------------------------
     def listing(self, program: str) -> _Listing:

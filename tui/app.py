@@ -27,7 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from bpfdbg.commands.registry import CommandResult
-from bpfdbg.events import Event, OutputEmitted, ProgressMade
+from bpfdbg.events import Event, ProgressMade
 from bpfdbg.session import Session
 from bpfdbg.view import SessionView, ViewBuilder, empty_view
 from tui import presenters as present
@@ -253,6 +253,8 @@ class BpfdbgApp(App[None]):
             self._emit(Text(f"internal error: {failure} (the session is intact)", style="bold red"))
             self.notify(f"internal error: {failure}", severity="error", timeout=6)
         if rendered is not None:
+            for out in rendered.view.output:  # what the program printed: bpf_printk, records
+                self._emit(Text(out, style="green"))
             self._apply(rendered)
         self._flush_output()
         self.commands_run += 1
@@ -265,10 +267,6 @@ class BpfdbgApp(App[None]):
             self._emit(Text(f"(bpfdbg) {line}", style="bold"))
             if line.strip() and self._history_writer is not None:
                 self._history_writer(line)
-        for event in result.events:
-            if isinstance(event, OutputEmitted):
-                for out in event.lines:
-                    self._emit(Text(out, style="green"))
         for out in result.lines:
             self._emit(Text(out))
         if result.error is not None:

@@ -95,7 +95,7 @@ class PacketView:
     data: bytes
     marks: dict[int, str]  # offset -> pkt.WRITE / pkt.READ
     summary: str
-    note: str | None = None  # legend of the marks, or how the length changed
+    note: str | None = None  # who made the marks ("by insn 19"), or how the length changed
     next_marks: dict[int, str] = field(default_factory=dict)  # what the instruction at pc will touch
     next_note: str | None = None
 
@@ -559,7 +559,7 @@ def _packet(s: Session, state: Any) -> PacketView | None:
         return PacketView(f"{name} out ({len(data)} B)", data, d.marks, pkt.summary(data, l2=l2), note)
     marks = pkt.marks_in(pkt.step_accesses(s), region.base, len(data))
     step = s.last_step
-    legend = pkt.legend(f"insn {step.pc}", marks) if step is not None else None
+    legend = f"by insn {step.pc}" if step is not None and marks else None
     was = f", was {len(before)}" if len(before) != len(data) else ""
     next_marks: dict[int, str] = {}
     next_note = None

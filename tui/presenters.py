@@ -266,9 +266,10 @@ def _legend(packet: PacketView) -> str:
         parts.append("red: written")
     if READ in kinds:
         parts.append("blue: read")
-    return (packet.note or "") + (
-        f"  ({', '.join(parts)})" if parts and "by insn" in (packet.note or "") else ""
-    )
+    note = packet.note or ""
+    if parts and note.startswith("by insn"):
+        return f"{' and '.join(parts)} {note}"  # "red: written and blue: read by insn 19"
+    return note
 
 
 def packet_list_lines(rows: tuple[PacketRow, ...], p: Palette = PALETTE) -> Lines:

@@ -29,20 +29,32 @@ class Key:
     show: bool = True  # in the footer
     group: str = "run"  # help screen section: run, reverse, breakpoints, frames, panes, app
     code: bool = False  # belongs to the code pane (acts on its cursor)
+    means: str = ""  # the command line an action sends, for the help screen and the README
+
+    @property
+    def as_command(self) -> str:
+        return self.command or self.means
 
 
 KEYS: tuple[Key, ...] = (
     # running forward: F-keys as in IDEs, single letters as in gdb's SingleKey mode and pudb
     Key("f5,c", "continue", "Continue", command="continue"),
-    Key("f10", "next-key", "Next", action="step_key('next')"),
-    Key("f11", "step-key", "Step", action="step_key('step')"),
+    Key("f10", "next-key", "Next", action="step_key('next')", means="nexti (disassembly) / next (source)"),
+    Key("f11", "step-key", "Step", action="step_key('step')", means="stepi (disassembly) / step (source)"),
     Key("n", "next", "Next line", command="next", show=False),
     Key("s", "step", "Step line", command="step", show=False),
     Key("i", "stepi", "Stepi", command="stepi", show=False),
     Key("o", "nexti", "Nexti", command="nexti", show=False),
     Key("shift+f11,f", "finish", "Finish", command="finish"),
     Key("r", "run", "Restart", command="run", show=False),
-    Key("ctrl+c", "interrupt", "Interrupt", action="interrupt", show=False),
+    Key(
+        "ctrl+c",
+        "interrupt",
+        "Interrupt",
+        action="interrupt",
+        show=False,
+        means="(stops the running command)",
+    ),
     # the same backwards: Shift on an F-key, upper case on a letter (gdb SingleKey)
     Key("shift+f5,C", "reverse-continue", "Rev-continue", command="reverse-continue", group="reverse"),
     Key("shift+f10,N", "reverse-next", "Rev-next", command="reverse-next", group="reverse", show=False),
@@ -58,7 +70,15 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     # the code pane's cursor
-    Key("f9,b", "toggle-breakpoint", "Break", action="toggle_breakpoint", group="breakpoints", code=True),
+    Key(
+        "f9,b",
+        "toggle-breakpoint",
+        "Break",
+        action="toggle_breakpoint",
+        group="breakpoints",
+        code=True,
+        means="break *PC / delete N",
+    ),
     Key(
         "t",
         "run-to-cursor",
@@ -67,6 +87,7 @@ KEYS: tuple[Key, ...] = (
         group="breakpoints",
         code=True,
         show=False,
+        means="advance *PC",
     ),
     Key("H", "cursor-to-pc", "Back to pc", action="cursor_to_pc", group="breakpoints", code=True, show=False),
     Key("v", "toggle-source", "Source/asm", action="toggle_source", group="panes", code=True, show=False),
@@ -130,4 +151,6 @@ def _binding(k: Key) -> Binding:
 
 def key_table() -> list[tuple[str, str, str]]:
     """(keys, what, command or action) rows for the help screen and the README."""
-    return [(key_display(k.keys), k.description, k.command or k.id) for k in KEYS]
+    return [
+        (key_display(k.keys), k.description + (" (code pane)" if k.code else ""), k.as_command) for k in KEYS
+    ]

@@ -25,7 +25,7 @@ def keys_table() -> Table:
         for k in KEYS:
             if k.group == group:
                 where = " (code pane)" if k.code else ""
-                table.add_row(key_display(k.keys), k.description + where, k.command or "")
+                table.add_row(key_display(k.keys), k.description + where, k.as_command)
     table.add_row(Text("Mouse", style="underline"), "", "")
     table.add_row("click an instruction", "toggle its breakpoint", "break *N / delete N")
     table.add_row("click a packet", "select it and start on it", "packet N; start")

@@ -32,3 +32,26 @@ def test_session_api_example_runs() -> None:
     assert "{kind = 2, proto = 0, port = 0, addr = 167880896}" in printed
     assert printed.rstrip().endswith("XDP_DROP")
     assert "Stopped(reason='breakpoint'" in printed  # the subscribed events
+
+
+def test_key_table_is_the_tuis() -> None:
+    """The README's key table lists exactly the TUI's bindings, in order, with what each
+    sends: a new or changed key without a README row fails here."""
+    from tui.bindings import key_table
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("| keys | does | as a command |\n|---|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        tuple(cell.strip().strip("`") for cell in line.strip("|").split(" | ")) for line in table.splitlines()
+    ]
+    assert rows == [(k, d, c) for k, d, c in key_table()]
+
+
+def test_start_command_opens_the_tui_on_the_bundled_sample() -> None:
+    """The set-up command is `bpfdbg` alone, and what it opens is there."""
+    from tui.launch import SAMPLE, SAMPLES
+
+    text = (ROOT / "README.md").read_text()
+    setup = text.split("## Set-up on a fresh machine", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
+    assert setup == "python3 -m pip install -e . && bpfdbg"
+    assert all((SAMPLES / name).exists() for name in SAMPLE)

@@ -127,11 +127,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for name in backends:
         if name not in known:
             raise CliError(f"unknown backend {name!r}; available: {', '.join(known)}")
-    if len(backends) > 1:
-        raise CliError(
-            "running several backends in lockstep is not available in this "
-            f"version (available backends: {', '.join(known)})"
-        )
     prog, obj = _read_program(args.prog, args.raw, args.prog_name)
     if args.type:
         prog = replace(prog, prog_type=args.type)
@@ -139,8 +134,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     packet = _packet_from_args(args)
     if packet is not None and prog.prog_type == "raw":
         raise CliError("--packet and --pcap need a program type with a packet; add --type xdp, tc or socket")
+    entries = _map_entries(args)
+    if len(backends) > 1:
+        return _run_lockstep(args, backends, prog, obj, mem, packet, entries)
     try:
-        entries = _map_entries(args)
         if obj:
             env = Environment.for_object(obj, budget=args.budget, map_entries=entries)
         else:
@@ -169,6 +166,66 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "instruction budget spent (endless loop?); raise it with --budget N"
             )
     return EXIT_OK if result.reason is StopReason.EXIT else EXIT_PROGRAM
+
+
+def _run_lockstep(
+    args: argparse.Namespace,
+    backends: list[str],
+    prog: Program,
+    obj: BpfObject | None,
+    mem: bytes,
+    packet: bytes | None,
+    entries: tuple[tuple[str, bytes, bytes], ...],
+) -> int:
+    """``bpfdbg run PROG --backend A --backend B``: every backend on the same input, compared
+    after each instruction; agreement, or the first divergence with each side's values and
+    native code. Exit 0 when they agree, 1 when they diverge."""
+    from bpfdbg.lockstep import LoadMismatch, Lockstep, divergence_lines
+    from bpfdbg.render.code import program_resolver
+    from emulator.disasm import format_insn
+    from emulator.env import RunInput
+
+    def make_env() -> Environment:
+        if obj is not None:
+            return Environment.for_object(obj, budget=args.budget, map_entries=entries)
+        return Environment(budget=args.budget)
+
+    try:
+        engine = Lockstep(prog, make_env, backends)
+    except LoadMismatch as err:
+        raise CliError(f"{args.prog} cannot run in lockstep: {err}") from None
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    engine.reset(RunInput(mem=mem, packet=packet, budget=args.budget))
+    result = engine.run(args.budget)
+    resolver = program_resolver(obj, prog)
+
+    def text(pc: int, program: str) -> str:
+        insn = prog.insn_at(pc) if program == prog.name else None
+        return format_insn(insn, pc, dialect="llvm", resolver=resolver) if insn is not None else "?"
+
+    ref_end = result.ends.get(backends[0])
+    if args.json:
+        data = {
+            "backends": backends,
+            "agreed": result.agreed,
+            "insns": result.insns,
+            "retval": ref_end.retval if ref_end is not None else None,
+            "divergence": result.divergence.to_json() if result.divergence is not None else None,
+        }
+        if result.divergence is not None:
+            data["divergence"]["insn"] = text(result.divergence.pc, result.divergence.program)
+        print(json.dumps(data))
+    elif result.divergence is not None:
+        print("\n".join(divergence_lines(result.divergence, text)))
+    else:
+        end = "the instruction budget ran out"
+        if ref_end is not None and ref_end.reason is StopReason.EXIT:
+            end = f"r0 = {ref_end.retval:#x} ({ref_end.retval})"
+        elif ref_end is not None and ref_end.fault is not None:
+            end = f"{ref_end.fault}"
+        print(f"{' and '.join(backends)} agree on all {result.insns} instructions: {end}")
+    return EXIT_OK if result.agreed else EXIT_PROGRAM
 
 
 def _cmd_conformance(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from emulator.program import Program, SourceLine
 
 if TYPE_CHECKING:
     from bpfdbg.session import Session
+    from emulator.bpfobject import BpfObject
 
 
 @lru_cache(maxsize=1)
@@ -22,9 +23,14 @@ def _helper_names() -> dict[int, str]:
 
 def resolver_for(session: Session, program: Program) -> TableResolver:
     """Names for helpers, maps and subprograms of ``program``."""
+    return program_resolver(session.obj, program)
+
+
+def program_resolver(obj: BpfObject | None, program: Program) -> TableResolver:
+    """Names for helpers, the object's maps and the subprograms of ``program``."""
     maps: dict[tuple[str, int], str] = {}
-    if session.obj is not None:
-        for i, spec in enumerate(session.obj.maps):
+    if obj is not None:
+        for i, spec in enumerate(obj.maps):
             maps[("idx", i)] = spec.name
     helpers = _helper_names() if program.prog_type != "raw" else {}
     subprogs = {pc: name for pc, name in program.symbols.items() if pc != 0}

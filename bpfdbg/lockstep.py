@@ -1,0 +1,258 @@
+"""Lockstep: several backends run the same program on the same input, one eBPF instruction
+at a time, and the first instruction after which they disagree is reported.
+
+The first backend is the reference (``interp`` by convention). After every instruction the
+engine compares what can differ cheaply and exactly:
+
+* the position (pc, program, call depth) and r0-r10;
+* memory the instruction wrote, on any backend: each journalled write range is read back
+  from every backend (so a backend that wrote where the other did not shows up too);
+* trace output lines, and how the run ended (exit code, fault, budget);
+* after a helper call or a tail call, and at the end, every map, and at the end the whole
+  of every memory region (packet, stack, ctx).
+
+A Divergence names the instruction (pc, source text, how many instructions ran before it),
+each difference with every backend's value, and each backend's native code for that
+instruction, so the user sees *why* next to *what*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.backends.base import Backend, LoadReport, NativeInsn, create
+from emulator.env import Environment, RunInput
+from emulator.isa.table import Form
+from emulator.memory import MemoryFaultError
+from emulator.program import Program
+from emulator.state import StepEvent, StopEvent, StopReason
+
+REG_NAMES = tuple(f"r{i}" for i in range(11))
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One thing the backends disagree on, with each backend's value as text."""
+
+    what: str  # "r3", "pc", "end", "memory pkt+14", "map counters", "output", "region pkt"
+    values: tuple[tuple[str, str], ...]  # (backend, value)
+
+    def value_of(self, backend: str) -> str:
+        return dict(self.values)[backend]
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """The first instruction after which the backends disagree."""
+
+    pc: int
+    program: str
+    insns: int  # instructions executed before this one
+    differences: tuple[Difference, ...]
+    native: tuple[tuple[str, tuple[NativeInsn, ...]], ...] = ()  # each backend's code for it
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(d.what for d in self.differences)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pc": self.pc,
+            "program": self.program,
+            "insns": self.insns,
+            "differences": [{"what": d.what, "values": dict(d.values)} for d in self.differences],
+            "native": {
+                name: [{"address": n.address, "bytes": n.raw.hex(), "text": n.text} for n in code]
+                for name, code in self.native
+            },
+        }
+
+
+@dataclass
+class LockstepResult:
+    backends: tuple[str, ...]
+    insns: int  # instructions every backend executed
+    divergence: Divergence | None = None
+    ends: dict[str, StopEvent | None] = field(default_factory=dict)
+
+    @property
+    def agreed(self) -> bool:
+        return self.divergence is None
+
+
+class LoadMismatch(Exception):
+    """A backend refused the program: lockstep cannot start (the reports say why)."""
+
+    def __init__(self, reports: dict[str, LoadReport]) -> None:
+        self.reports = reports
+        refused = [f"{name}: {'; '.join(str(d) for d in r.errors[:3])}" for name, r in reports.items() if not r.ok]
+        super().__init__("; ".join(refused))
+
+
+def _hex(value: int) -> str:
+    return f"{value:#x}"
+
+
+class Lockstep:
+    """Backends by name, each with its own environment (maps are state), stepped together.
+
+    ``make_env`` builds a fresh Environment per backend (the object's maps and the
+    ``--maps`` entries), so one backend's map writes never leak into another's.
+    """
+
+    def __init__(self, program: Program, make_env: Callable[[], Environment], names: Sequence[str]) -> None:
+        if len(names) < 2:
+            raise ValueError("lockstep needs at least two backends")
+        self.program = program
+        self.names = tuple(names)
+        self.machines: dict[str, Any] = {name: create(name) for name in names}
+        self.reports = {name: m.load(program, make_env()) for name, m in self.machines.items()}
+        if not all(r.ok for r in self.reports.values()):
+            raise LoadMismatch(self.reports)
+        for name, machine in self.machines.items():
+            if not machine.capabilities.can_step:
+                raise ValueError(f"the {name} backend cannot step: it cannot run in lockstep")
+        self.insns = 0
+        self.ended: dict[str, StopEvent | None] = {}
+
+    @property
+    def reference(self) -> Backend:
+        return self.machines[self.names[0]]  # type: ignore[no-any-return]
+
+    def reset(self, run: RunInput) -> None:
+        for machine in self.machines.values():
+            machine.reset(run)
+        self.insns = 0
+        self.ended = {}
+
+    # -- one instruction -----------------------------------------------------------------------
+    def step(self) -> Divergence | None:
+        """Execute one instruction on every backend; the divergence it caused, if any."""
+        ref = self.reference
+        pc, insns, _, program = ref.position()  # type: ignore[attr-defined]
+        events = {name: m.step() for name, m in self.machines.items()}
+        self.insns = insns + 1
+        diffs = self._compare_step(events)
+        for name, ev in events.items():
+            if ev.stop is not None and ev.stop.reason is not StopReason.STEP:
+                self.ended[name] = ev.stop
+        if not diffs and self._touches_maps(program, pc):
+            diffs.extend(self._compare_maps())
+        if not diffs and self.finished:
+            diffs.extend(self._compare_maps())
+            diffs.extend(self._compare_regions())
+        if not diffs:
+            return None
+        native = tuple((name, tuple(m.native(pc))) for name, m in self.machines.items())
+        return Divergence(pc, program, insns, tuple(diffs), native)
+
+    @property
+    def finished(self) -> bool:
+        return any(ev is not None for ev in self.ended.values()) or bool(self.ended)
+
+    def run(self, budget: int | None = None) -> LockstepResult:
+        """Step until the program ends on the reference, a divergence, or ``budget``."""
+        limit = budget if budget is not None else 10**9
+        divergence = None
+        while not self.finished and self.insns < limit:
+            divergence = self.step()
+            if divergence is not None:
+                break
+        return LockstepResult(self.names, self.insns, divergence, dict(self.ended))
+
+    # -- comparisons ---------------------------------------------------------------------------
+    def _differ(self, what: str, values: dict[str, str]) -> Difference | None:
+        if len(set(values.values())) <= 1:
+            return None
+        return Difference(what, tuple(values.items()))
+
+    def _compare_step(self, events: dict[str, StepEvent]) -> list[Difference]:
+        out: list[Difference] = []
+
+        def add(diff: Difference | None) -> None:
+            if diff is not None:
+                out.append(diff)
+
+        ends = {name: _end_text(ev.stop) for name, ev in events.items()}
+        add(self._differ("end", ends))
+        positions = {name: m.position() for name, m in self.machines.items()}
+        add(self._differ("pc", {n: f"{p[3]}:{p[0]}" for n, p in positions.items()}))
+        add(self._differ("depth", {n: str(p[2]) for n, p in positions.items()}))
+        regs = {name: m.registers() for name, m in self.machines.items()}
+        for i, reg in enumerate(REG_NAMES):
+            add(self._differ(reg, {n: _hex(r[i]) for n, r in regs.items()}))
+        ranges = sorted({(w.addr, len(w.new)) for ev in events.values() for w in ev.mem})
+        for addr, size in ranges:
+            seen = {name: self._read(m, addr, size) for name, m in self.machines.items()}
+            diff = self._differ(f"memory {self._where(addr)}", seen)
+            add(diff)
+        outputs = {name: "\n".join(getattr(m, "output", [])) for name, m in self.machines.items()}
+        add(self._differ("output", outputs))
+        return out
+
+    def _read(self, machine: Any, addr: int, size: int) -> str:
+        try:
+            return bytes(machine.read_memory(addr, size)).hex(" ")
+        except MemoryFaultError as err:
+            return f"<{err.message}>"
+
+    def _where(self, addr: int) -> str:
+        kind = self.reference.pointer_kind(addr)  # type: ignore[attr-defined]
+        return kind if kind is not None else f"{addr:#x}"
+
+    def _touches_maps(self, program: str, pc: int) -> bool:
+        prog = self.program if program == self.program.name else None
+        insn = prog.insn_at(pc) if prog is not None else None
+        info = insn.info if insn is not None else None
+        return info is None or info.form in (Form.CALL, Form.CALLX, Form.ATOMIC)
+
+    def _compare_maps(self) -> list[Difference]:
+        dumps = {name: m.map_set().dump() for name, m in self.machines.items()}
+        out = []
+        names = sorted({k for d in dumps.values() for k in d})
+        for map_name in names:
+            diff = self._differ(f"map {map_name}", {n: repr(d.get(map_name)) for n, d in dumps.items()})
+            if diff is not None:
+                out.append(diff)
+        return out
+
+    def _compare_regions(self) -> list[Difference]:
+        states = {name: m.state() for name, m in self.machines.items()}
+        out = []
+        names = sorted({k for s in states.values() for k in s.regions})
+        for region in names:
+            values = {
+                n: (bytes(s.regions[region].data).hex() if region in s.regions else "<absent>")
+                for n, s in states.items()
+            }
+            diff = self._differ(f"region {region}", values)
+            if diff is not None:
+                out.append(diff)
+        return out
+
+
+def _end_text(stop: StopEvent | None) -> str:
+    if stop is None or stop.reason is StopReason.STEP:
+        return "running"
+    if stop.reason is StopReason.EXIT:
+        return f"exit r0={stop.retval:#x}" if stop.retval is not None else "exit"
+    if stop.reason is StopReason.FAULT:
+        return f"fault: {stop.fault.message if stop.fault else '?'}"
+    return stop.reason.name.lower()
+
+
+def divergence_lines(div: Divergence, insn_text: Callable[[int, str], str] | None = None) -> list[str]:
+    """How a divergence reads: the instruction, each difference with every value, and each
+    backend's native code for it."""
+    text = f": {insn_text(div.pc, div.program)}" if insn_text is not None else ""
+    lines = [f"divergence after {div.insns + 1} instructions, at insn {div.pc} in {div.program}{text}"]
+    for d in div.differences:
+        values = ", ".join(f"{name} {value}" for name, value in d.values)
+        lines.append(f"  {d.what}: {values}")
+    for name, code in div.native:
+        if code:
+            lines.append(f"  {name} native code for insn {div.pc}:")
+            lines.extend(f"    {n.address:#x}: {n.raw.hex(' '):<24} {n.text}" for n in code)
+    return lines

@@ -206,15 +206,17 @@ def _run_lockstep(
 
     ref_end = result.ends.get(backends[0])
     if args.json:
+        divergence = None
+        if result.divergence is not None:
+            divergence = result.divergence.to_json()
+            divergence["insn"] = text(result.divergence.pc, result.divergence.program)
         data = {
             "backends": backends,
             "agreed": result.agreed,
             "insns": result.insns,
             "retval": ref_end.retval if ref_end is not None else None,
-            "divergence": result.divergence.to_json() if result.divergence is not None else None,
+            "divergence": divergence,
         }
-        if result.divergence is not None:
-            data["divergence"]["insn"] = text(result.divergence.pc, result.divergence.program)
         print(json.dumps(data))
     elif result.divergence is not None:
         print("\n".join(divergence_lines(result.divergence, text)))

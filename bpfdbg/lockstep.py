@@ -87,7 +87,9 @@ class LoadMismatch(Exception):
 
     def __init__(self, reports: dict[str, LoadReport]) -> None:
         self.reports = reports
-        refused = [f"{name}: {'; '.join(str(d) for d in r.errors[:3])}" for name, r in reports.items() if not r.ok]
+        refused = [
+            f"{name}: {'; '.join(str(d) for d in r.errors[:3])}" for name, r in reports.items() if not r.ok
+        ]
         super().__init__("; ".join(refused))
 
 

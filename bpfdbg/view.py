@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from emulator.program import Program
 
 MAX_MAP_ROWS = 256  # entries per map a view carries; the map commands show the rest
+# Counting replays the run (some 10^5 insns/s): past this many instructions a view carries no
+# counts ("info counts" still gives them), so the view after an interrupted endless loop or a
+# spent budget comes at once instead of after minutes of replay.
+MAX_COUNTED_INSNS = 100_000
 STACK_SLOTS_MIN = 8
 FRAME_SIZE = 512
 REG_NAMES = tuple(f"r{i}" for i in range(11))
@@ -290,7 +294,8 @@ class ViewBuilder:
         s = self.session
         listing = self.listing(program)
         marks = _breakpoint_marks(s, program)
-        counts: Counter[tuple[str, int]] = s.stepper.exec_counts() if s.started else Counter()
+        counted = s.started and s.insns <= MAX_COUNTED_INSNS
+        counts: Counter[tuple[str, int]] = s.stepper.exec_counts() if counted else Counter()
         rows = []
         for row in listing.rows:
             mark = marks.get(row.pc)

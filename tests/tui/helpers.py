@@ -1,39 +1,68 @@
-"""Sessions on the sample programs and apps over them, for the TUI tests."""
+"""Driving the app under a Pilot: the app over a session, keys that run commands, what the
+panes show."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from rich.text import Text
+from textual.pilot import Pilot
 
 from bpfdbg.session import Session
-from emulator.program import Program
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "sample_progs"
-MAPS = SAMPLES / "initial_maps.json"
-WIDE = (140, 45)
-NARROW = (80, 24)
-
-# r0 = 0; loop: ja -1 (jumps to itself forever); exit
-ENDLESS = bytes.fromhex("b700000000000000 0500ffff00000000 9500000000000000")
-# r1 = 0; r2 = *(u32 *)(r1 + 0) (a null read faults); exit
-NULL_READ = bytes.fromhex("b701000000000000 6112000000000000 9500000000000000")
+from tests.tui.sessions import WIDE
+from tests.tui.waiting import ran, wait_for
+from tui.app import BpfdbgApp, make_app
+from tui.widgets.lines import LinesView
+from tui.widgets.panes import CommandBar, OutputLog
 
 
-def sample(name: str = "xdp_lb", packet: int | None = None, **settings: Any) -> Session:
-    """A session on sample_progs/NAME.o with its capture and the shared map entries."""
-    session = Session.open(
-        SAMPLES / f"{name}.o", pcap=SAMPLES / "pcaps" / f"{name}.pcap", maps=MAPS, **settings
-    )
-    if packet is not None:
-        session.select_packet(packet)
-    return session
+# -- driving the app --------------------------------------------------------------------------------
+@asynccontextmanager
+async def driving(
+    session: Session, size: tuple[int, int] = WIDE, startup: Sequence[str] = ()
+) -> AsyncIterator[tuple[BpfdbgApp, Pilot[None]]]:
+    """The app over ``session`` under a Pilot, once its startup commands have run."""
+    app = make_app(session, startup=startup, persist_history=False)
+    async with app.run_test(size=size) as pilot:
+        await ran(pilot, app, 0, timeout=20)
+        yield app, pilot
 
 
-def raw(code: bytes, name: str, **settings: Any) -> Session:
-    """A session on raw instruction slots (no ELF, no packet)."""
-    return Session.from_program(Program.from_bytes(code, name=name), **settings)
+async def press_and_run(pilot: Pilot[None], app: BpfdbgApp, *keys: str, timeout: float = 10.0) -> None:
+    """Press ``keys`` and wait until the command they start has run."""
+    before = app.commands_run
+    await pilot.press(*keys)
+    await ran(pilot, app, before, timeout)
 
 
-def text_of(lines: Any) -> str:
-    return "\n".join(t.plain for t in lines.lines)
+async def run_typed(pilot: Pilot[None], app: BpfdbgApp, line: str) -> None:
+    """Type ``line`` in the command bar (``:`` focuses it), Enter, wait until it ran."""
+    await pilot.press("colon")
+    await wait_for(pilot, lambda: isinstance(app.focused, CommandBar), "the command bar to take the focus")
+    await pilot.press(*line)
+    await wait_for(pilot, lambda: app.query_one("#command", CommandBar).value == line, f"{line!r} typed")
+    await press_and_run(pilot, app, "enter")
+
+
+def output(app: BpfdbgApp, pane: str = "#output") -> list[str]:
+    return app.query_one(pane, OutputLog).plain_lines
+
+
+def pane_text(app: BpfdbgApp, pane: str) -> str:
+    return app.query_one(pane, LinesView).text()
+
+
+def status(app: BpfdbgApp) -> str:
+    """The status line as drawn (its widget's text)."""
+    widget = app.query_one("#status")
+    text = getattr(widget, "text", None)
+    if isinstance(text, Text):
+        return text.plain
+    content = widget.render()
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def notices(app: BpfdbgApp) -> list[str]:
+    """The messages of the notifications shown (or still queued)."""
+    return [n.message for n in app._notifications]

@@ -7,6 +7,9 @@ is carried by style too, as the style of that character.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
@@ -31,7 +34,7 @@ from bpfdbg.view import (
     ViewBuilder,
     empty_view,
 )
-from tests.tui.helpers import NULL_READ, raw, sample, text_of
+from tests.tui.sessions import ENDLESS, NULL_READ, ROOT, raw, sample, text_of
 from tui import presenters as P
 
 
@@ -123,7 +126,7 @@ def test_code_listing_marks_current_breakpoints_targets_counts_and_source() -> N
     assert not row_of(lines, 4).rstrip().endswith("x1")
     assert not row_of(lines, 9).rstrip().endswith("x1")
     # source lines as comments, before the first instruction of each line
-    assert lines.lines[0].plain == "    ; xdp_lb.c:184\t\tvoid *data = (void *)(long)ctx->data;"
+    assert lines.lines[0].plain == "    ; xdp_lb.c:184 void *data = (void *)(long)ctx->data;"
     assert lines.targets[0] is None
     assert "    ; xdp_lb.c:201" in text
     # a single-function program has no function label
@@ -213,19 +216,18 @@ def test_registers_mark_what_the_last_step_wrote_with_the_old_value() -> None:
     session = sample("xdp_lb", 0)
     view = built(session, "start", "advance *18", "stepi")
     lines = P.register_lines(view.registers, view.code.current)
-    r3 = lines.cursor_of["r3"]
-    assert lines.lines[r3].plain.startswith("r3 *0x0000000000000008")
-    assert lines.lines[r3 + 1].plain.strip() == "was 0x0000000000000000"
-    assert lines.targets[r3 + 1] == "r3"
-    assert P.PALETTE.changed in styles_at(lines.lines[r3], 0)
+    r3 = lines.lines[lines.cursor_of["r3"]]
+    assert r3.plain.split() == ["r3", "*0x0000000000000008", "8", "scalar", "was", "0x0"]
+    assert P.PALETTE.changed in styles_at(r3, 0)
     r4 = lines.lines[lines.cursor_of["r4"]]
     assert r4.plain.startswith("r4  0x") and "*" not in r4.plain
-    assert "was" not in text_of(lines).replace(lines.lines[r3 + 1].plain, "")
+    assert text_of(lines).count("was") == 1 and text_of(lines).count("*") == 1
     # pointer kinds, signed decimal for scalars only, pc last
     assert row_of(lines, "r6").rstrip().endswith(" pkt")
     assert row_of(lines, "r1").rstrip().endswith(" ctx")
     assert row_of(lines, "r10").rstrip().endswith(" fp")
     assert row_of(lines, "r8").split()[1:] == ["0x000000000000004a", "74", "scalar"]
+    assert len(lines.lines) == 12, "one row per register, the old value on the same row"
     assert lines.lines[-1].plain == "pc   19"
     compact = P.register_lines(view.registers, view.code.current, compact=True)
     assert compact.lines[compact.cursor_of["r8"]].plain.split()[1:] == ["0x000000000000004a", "scalar"]
@@ -235,8 +237,7 @@ def test_registers_hand_built_and_not_running() -> None:
     rows = (RegisterRow("r0", (1 << 64) - 1, "scalar", old=5), RegisterRow("r1", 7, "scalar", old=7))
     lines = P.register_lines(rows, 3)
     assert [t.plain for t in lines.lines] == [
-        "r0 *0xffffffffffffffff                   -1 scalar",
-        "      was 0x0000000000000005",
+        "r0 *0xffffffffffffffff                   -1 scalar  was 0x5",
         "r1  0x0000000000000007                    7 scalar",  # written with the same value
         "pc   3",
     ]
@@ -299,7 +300,12 @@ def test_packet_marks_the_bytes_the_current_instruction_read() -> None:
     assert P.PALETTE.read in styles_at(row, at)
     assert P.PALETTE.read not in styles_at(row, hex_column(13))
     assert "reverse" in P.PALETTE.read  # visible without colour
-    assert lines.lines[-1].plain == "<..> read by insn 18  (blue: read)"
+    assert lines.lines[-2].plain == "blue: read by insn 18"
+    # the next instruction (19: r4 = *(u8 *)(r6 + 13)) reads byte 13: underlined
+    assert view.packet.next_marks == {13: READ}
+    assert P.PALETTE.next_access in styles_at(row, hex_column(13))
+    assert P.PALETTE.next_access not in styles_at(row, at)
+    assert lines.lines[-1].plain == "underlined: insn 19 reads these bytes next"
 
 
 def test_packet_marks_the_bytes_an_instruction_wrote() -> None:
@@ -312,7 +318,7 @@ def test_packet_marks_the_bytes_an_instruction_wrote() -> None:
     off = min(o for o, m in view.packet.marks.items() if m == WRITE)
     row = lines.lines[1 + off // 16]
     assert P.PALETTE.written in styles_at(row, hex_column(off % 16))
-    assert "red: written" in lines.lines[-1].plain
+    assert any(t.plain.startswith("red: written") and "by insn" in t.plain for t in lines.lines[-2:])
 
 
 def test_packet_diff_after_exit() -> None:
@@ -538,3 +544,25 @@ def test_view_flags_map_entries_changed_between_two_builds_by_map_update() -> No
     assert [e.key for e in vips.entries if e.changed] == ["0a 64 00 02 01 bb 06 00"]
     assert next(e for e in vips.entries if e.changed).formatted.endswith("-> {id=3, n_backends=1}")  # type: ignore[union-attr]
     assert not any(m.changed for m in view.maps if m.name != "vips")
+
+
+def test_presenters_and_views_import_no_textual() -> None:
+    code = "import sys, tui.presenters, bpfdbg.view; sys.exit('textual' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr or "tui.presenters pulled in textual"
+
+
+def test_view_of_a_long_run_carries_no_counts_and_comes_at_once() -> None:
+    """Counting replays the run: past MAX_COUNTED_INSNS the view leaves counts out rather than
+    keep the TUI waiting (an interrupted endless loop ran millions of instructions)."""
+    from bpfdbg.view import MAX_COUNTED_INSNS
+
+    short = raw(ENDLESS, "endless", budget=1000)
+    view = built(short, "run")
+    assert view.state == "budget" and {r.pc: r.count for r in view.code.rows} == {0: 1, 1: 1000, 2: 0}
+    long = raw(ENDLESS, "endless", budget=MAX_COUNTED_INSNS * 2)
+    started = time.perf_counter()
+    view = built(long, "run")
+    assert view.state == "budget" and view.insns > MAX_COUNTED_INSNS
+    assert all(r.count == 0 for r in view.code.rows)
+    assert time.perf_counter() - started < 10

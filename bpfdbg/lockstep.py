@@ -258,3 +258,94 @@ def divergence_lines(div: Divergence, insn_text: Callable[[int, str], str] | Non
             lines.append(f"  {name} native code for insn {div.pc}:")
             lines.extend(f"    {n.address:#x}: {n.raw.hex(' '):<24} {n.text}" for n in code)
     return lines
+
+
+# -- in a debugging session ----------------------------------------------------------------------
+class SessionLockstep:
+    """Lockstep behind a Session: fresh instances of the session's backend and of the other
+    backends, kept at the session's position of the current run and compared on the way.
+
+    The session's own backend is not compared directly (it runs ahead at full speed and
+    goes backwards through its history); its twin here, a deterministic copy, is. So after
+    any command the engine is brought to the session's position: stepped forward from where
+    it is, or restarted from the run's start (maps as they were then) when the session went
+    back. The first divergence of a run is reported once; after it the backends' states
+    differ, so the engine keeps following without stopping again, and the panes show each
+    backend's own state with what differs now.
+    """
+
+    def __init__(self, session: Any, others: Sequence[str]) -> None:
+        self.session = session
+        names = [session.backend_name, *[n for n in others if n != session.backend_name]]
+        self.engine = Lockstep(session.program, session.make_env, names)
+        self._run: object = None
+        self.divergence: Divergence | None = None  # the first of this run
+        self._reported: set[int] = set()  # divergences (by position) already shown in this run
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.engine.names
+
+    def _restart(self) -> None:
+        from bpfdbg.commands.maps import restore_map
+        from bpfdbg.commands.registry import CommandError
+
+        s = self.session
+        snapshot = s.maps_at_run_start
+        for machine in self.engine.machines.values():
+            for m in machine.map_set():
+                entries = snapshot.get(m.name)
+                if entries is None:
+                    continue
+                try:
+                    restore_map(m, entries)
+                except (CommandError, ValueError, TypeError, KeyError):
+                    pass  # records (ring buffer, perf) cannot be put back; every engine starts alike
+        self.engine.reset(s.run_input())
+        run = s.history.at_or_before(s.history.start)
+        if run is not self._run:
+            self._reported.clear()
+        self._run = run
+        self.divergence = None
+
+    def sync(self) -> Divergence | None:
+        """Bring the engine to the session's position; the run's first divergence if this
+        found it (None when it was already reported or there is none)."""
+        s = self.session
+        if not s.started:
+            return None
+        target = s.machine().position()[1]
+        run = s.history.at_or_before(s.history.start)
+        if run is not self._run:
+            self._reported.clear()
+        if run is not self._run or self.engine.insns > target:
+            self._restart()
+        found = None
+        while self.engine.insns < target and not self.engine.finished:
+            div = self.engine.step()
+            if div is not None and self.divergence is None:
+                self.divergence = found = div
+        if s.status in ("faulted", "budget") and not self.engine.finished:
+            div = self.engine.step()  # the faulting instruction: it ended the run
+            if div is not None and self.divergence is None:
+                self.divergence = found = div
+        if found is None or found.insns in self._reported:
+            return None
+        self._reported.add(found.insns)
+        return found
+
+    def differences_now(self) -> tuple[Difference, ...]:
+        """What differs between the engine's backends at this position (after a divergence,
+        the panes highlight these)."""
+        out = []
+        machines = self.engine.machines
+        regs = {n: m.registers() for n, m in machines.items()}
+        for i, reg in enumerate(REG_NAMES):
+            diff = self.engine._differ(reg, {n: _hex(r[i]) for n, r in regs.items()})
+            if diff is not None:
+                out.append(diff)
+        positions = {n: m.position() for n, m in machines.items()}
+        diff = self.engine._differ("pc", {n: f"{p[3]}:{p[0]}" for n, p in positions.items()})
+        if diff is not None:
+            out.append(diff)
+        return tuple(out)

@@ -18,7 +18,7 @@ Python API, with the same power as the commands::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -112,6 +112,7 @@ class Session:
     map_snapshots: dict[str, dict[str, list[tuple[bytes, bytes]]]] = field(default_factory=dict, init=False)
     maps_at_run_start: dict[str, Any] = field(default_factory=dict, init=False)  # map diff's "before"
     load_warnings: list[str] = field(default_factory=list, init=False)  # the backend's, at the last load
+    lockstep: Any = field(default=None, init=False)  # bpfdbg.lockstep.SessionLockstep when on
     command_state: dict[str, Any] = field(default_factory=dict, init=False)
     """What commands remember between calls, by command family: x's last format and
     address, list's position, the python command's namespace."""
@@ -208,12 +209,17 @@ class Session:
         self.map_entries = entries
         self._install(obj, programs, program, path)
 
-    def _install(self, obj: BpfObject | None, programs: list[Program], program: Program, path: str) -> None:
+    def make_env(self, obj: BpfObject | None = None) -> Environment:
+        """A fresh environment for the loaded object: its maps with the --maps entries. Each
+        backend gets its own (maps are machine state)."""
+        obj = obj if obj is not None else self.obj
         env_settings: dict[str, Any] = {"budget": self.budget, "map_entries": self.map_entries}
         if obj is not None:
-            env = Environment.for_object(obj, **env_settings)
-        else:
-            env = Environment(**env_settings)
+            return Environment.for_object(obj, **env_settings)
+        return Environment(**env_settings)
+
+    def _install(self, obj: BpfObject | None, programs: list[Program], program: Program, path: str) -> None:
+        env = self.make_env(obj)
         backend = cast(DebugBackend, create(self.backend_name))
         if not isinstance(backend, Debuggable):
             raise SessionError(f"the {self.backend_name} backend cannot be debugged step by step")
@@ -235,7 +241,74 @@ class Session:
         self.last_stop = None
         self.verdicts = []
         self.map_snapshots = {}
+        others = self.lockstep.names[1:] if self.lockstep is not None else ()
+        self.lockstep = None
+        if others:
+            self.set_lockstep(others)
         self._publish(StateChanged("program"))
+
+    # -- engines ------------------------------------------------------------------------------
+    def select_engine(self, name: str) -> None:
+        """Debug on another backend (``engine select``): the program is loaded afresh on it,
+        so the current run ends; breakpoints and displays are kept."""
+        from emulator.backends.base import stepping_backend_names
+
+        known = stepping_backend_names()
+        if name not in known:
+            raise SessionError(
+                f"unknown or non-stepping backend {name!r}; stepping backends: {', '.join(known)}"
+            )
+        if not self.loaded:
+            self.backend_name = name
+            return
+        stops, displays = self.stops, list(self.displays)
+        previous = self.backend_name
+        self.backend_name = name
+        try:
+            assert self.obj is not None or self._program is not None
+            self._install(self.obj, list(self._programs.values()), self.program, self.path or "")
+        except SessionError:
+            self.backend_name = previous
+            raise
+        self.stops, self.displays[:] = stops, displays
+
+    def set_lockstep(self, others: Sequence[str]) -> None:
+        """Run ``others`` in lockstep with this session's backend (``lockstep on``)."""
+        from bpfdbg.lockstep import LoadMismatch, SessionLockstep
+
+        if not self.loaded:
+            raise SessionError('no program loaded: "load FILE.o" first')
+        try:
+            self.lockstep = SessionLockstep(self, others)
+        except LoadMismatch as err:
+            raise SessionError(f"cannot run in lockstep: {err}") from None
+        except (KeyError, ValueError) as err:
+            raise SessionError(str(err.args[0] if err.args else err)) from None
+        self._publish(StateChanged("program"))
+
+    def stop_at_divergence(self) -> tuple[Stopped, list[str]] | None:
+        """With lockstep on: bring the other backends here, and if they disagreed on the
+        way, stop just after the first instruction they disagree on (so its results are on
+        screen) and say what differs. None when they agree."""
+        from bpfdbg.lockstep import divergence_lines
+        from bpfdbg.render.code import insn_text
+
+        if self.lockstep is None or not self.started:
+            return None
+        div = self.lockstep.sync()
+        if div is None:
+            return None
+        here = self.machine().position()[1]
+        if here > div.insns + 1:
+            self.stepper.goto(div.insns + 1)
+            self.status = "stopped"
+            self.lockstep.sync()
+        pc, insns, _, program = self.machine().position()
+        names = " and ".join(self.lockstep.names)
+        stop = Stopped("divergence", pc, program, insns, detail=f"{names} disagree at insn {div.pc}")
+        self.last_stop = stop
+        self._publish(stop)
+        return stop, divergence_lines(div, lambda p, prog: insn_text(self, p, prog))
 
     def reset_maps(self) -> None:
         """Maps back to their state after loading (initial contents and --maps entries):

@@ -456,6 +456,7 @@ def status_text(s: Session) -> str:
         "started": "started",
         "interrupted": "interrupted",
         "history-start": "start of history",
+        "divergence": f"backends disagree ({stop.detail})",
     }.get(stop.reason, "stepped" if not stop.reverse else "stepped back")
     return f"stopped: {what}, insn {stop.pc}"
 
@@ -621,6 +622,8 @@ def _backends(s: Session) -> tuple[BackendView, ...]:
     b = s.backend
     if b is None:
         return ()
+    if s.lockstep is not None and s.started:
+        return _lockstep_views(s)
     if not s.started:
         return (BackendView(b.name, None, "", note="not running"),)
     pc = s.pc
@@ -634,3 +637,21 @@ def _backends(s: Session) -> tuple[BackendView, ...]:
         regs = tuple((REG_NAMES[i], v) for i, v in enumerate(s.regs[:11]))
     note = f"in {function_at(s.program_named(program), pc)}"
     return (BackendView(b.name, pc, f"{pc}: {insn_text(s, pc, program)}", native, regs, note=note),)
+
+
+def _lockstep_views(s: Session) -> tuple[BackendView, ...]:
+    """One view per backend in lockstep, each from that backend's own machine (brought to
+    the session's position), with what differs between them now."""
+    lock = s.lockstep
+    lock.sync()
+    fields = frozenset(d.what for d in lock.differences_now())
+    out = []
+    for name, machine in lock.engine.machines.items():
+        pc, _, _, program = machine.position()
+        native = tuple((n.address, n.raw.hex(" "), n.text) for n in machine.native(pc))
+        ebpf_regs = tuple((REG_NAMES[i], v) for i, v in enumerate(machine.registers()[:11]))
+        native_regs = getattr(machine, "native_registers", None)
+        regs = ebpf_regs + (tuple(native_regs()) if callable(native_regs) else ())
+        note = "in lockstep" + (f"; diverged at insn {lock.divergence.pc}" if lock.divergence else "")
+        out.append(BackendView(name, pc, f"{pc}: {insn_text(s, pc, program)}", native, regs, fields, note))
+    return tuple(out)

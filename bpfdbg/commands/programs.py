@@ -32,7 +32,9 @@ from bpfdbg.commands.output import (
     take_json_flags,
 )
 from bpfdbg.commands.registry import CommandError, CommandResult, command
+from bpfdbg.render.code import insn_text
 from emulator.backends import base as backends
+from emulator.backends.base import NativeInsn
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.disasm import disassemble
 from emulator.disasm.resolver import MapKind
@@ -315,40 +317,84 @@ def native_backends() -> list[str]:
 
 
 def dump_jited(session: Session, words: list[str], style: str | None) -> CommandResult:
-    usage = "prog dump jited [PROG] [opcodes]"
-    options = {w for w in words if w in ("opcodes", "linum")}
+    """The whole native image of a translating backend, each range headed by the eBPF
+    instruction it came from (and its source line when it starts a new one)."""
+    usage = "prog dump jited [PROG] [opcodes] [att] [backend NAME]"
+    words = list(words)
+    name = None
+    if "backend" in words:
+        i = words.index("backend")
+        if i + 1 >= len(words):
+            raise CommandError("'backend' needs a backend name", usage)
+        name = words[i + 1]
+        del words[i : i + 2]
+    options = {w for w in words if w in ("opcodes", "linum", "att", "intel")}
     prog, rest = resolve_prog(session, [w for w in words if w not in options], usage)
     if rest:
         raise CommandError(f"unexpected {' '.join(rest)!r}", usage)
-    backend = session.machine()
-    if not backend.capabilities.has_native_view:
-        others = native_backends()
-        if others:
-            where = f"backends with native code: {', '.join(others)}; start the session with one of them"
-        else:
-            where = f"none of the backends ({', '.join(backends.backend_names())}) provides native code yet"
+    others = native_backends()
+    if name is None:
+        if session.machine().capabilities.has_native_view:
+            name = session.backend_name
+        elif others:
+            name = others[0]
+    if name is None or name not in others:
+        asked = f"the {name} backend" if name is not None else f"the {session.backend_name} backend"
+        where = (
+            f"backends with native code: {', '.join(others)}" if others else "no backend provides native code"
+        )
         return CommandResult(
             "prog",
             ok=False,
-            error=f"no native code to show: the {session.backend_name} backend runs eBPF directly; {where}",
-            data={"backend": session.backend_name, "native_backends": others},
+            error=f"no native code to show: {asked} runs eBPF directly; {where}",
+            usage=usage,
+            data={"backend": name or session.backend_name, "native_backends": others},
         )
-    if prog.name != session.program.name:
-        raise CommandError(f"only the selected program is translated; prog select {prog.name} first")
-    lines: list[str] = []
+    machine = backends.create(name)
+    report = machine.load(prog, session.make_env())
+    if not report.ok:
+        reasons = "; ".join(str(d) for d in report.errors[:3])
+        raise CommandError(f"{name} refused {prog.name}: {reasons}")
+    syntax = "att" if "att" in options else "intel"
+    listing = native_image(machine, prog, syntax)
+    lines: list[str] = [f"{prog.name}: native code from the {name} backend ({syntax} syntax)"]
     rows: list[dict[str, Any]] = []
+    last: object = object()
+    last_line: tuple[str, int] | None = None
+    for pc, n in listing:
+        if pc != last:
+            last = pc
+            if pc is None:
+                lines.append("; prologue/epilogue")
+            else:
+                src = session.source_line(pc, prog.name)
+                if src is not None and (src.file, src.line) != last_line:
+                    last_line = (src.file, src.line)
+                    lines.append(f"; {Path(src.file).name}:{src.line} {' '.join((src.text or '').split())}")
+                lines.append(f"; insn {pc}: {insn_text(session, pc, prog.name)}")
+        rows.append({"pc": pc, "address": f"0x{n.address:x}", "raw": n.raw.hex(), "text": n.text})
+        text = f"{n.address:16x}:\t{n.text}"
+        if "opcodes" in options:
+            text += f"\n\t{fprint_hex(n.raw)[0]}"
+        lines.extend(text.split("\n"))
+    return finish("prog", rows, lines, style)
+
+
+def native_image(machine: Any, prog: Program, syntax: str) -> list[tuple[int | None, NativeInsn]]:
+    """(eBPF pc or None, native instruction) over the whole image: the backend's own
+    whole-image listing where it has one (prologue and epilogue included), else the code of
+    each instruction in turn."""
+    image = getattr(machine, "image_listing", None)
+    if callable(image):
+        return [(line.pc, line.insn) for line in image(syntax)]
+    listing = getattr(machine, "native_listing", None)
+    out: list[tuple[int | None, NativeInsn]] = []
     for pc, insn in enumerate(prog.insns):
         if insn is None:
             continue
-        native = backend.native(pc)
-        lines.append(f"; insn {pc}")
-        for n in native:
-            rows.append({"pc": pc, "address": f"0x{n.address:x}", "raw": n.raw.hex(), "text": n.text})
-            text = f"{n.address:8x}:\t{n.text}"
-            if "opcodes" in options:
-                text += f"\n\t{fprint_hex(n.raw)[0]}"
-            lines.extend(text.split("\n"))
-    return finish("prog", rows, lines, style)
+        code = listing(pc, syntax) if callable(listing) else machine.native(pc)
+        out.extend((pc, n) for n in code)
+    return out
 
 
 # -- prog ---------------------------------------------------------------------------------------

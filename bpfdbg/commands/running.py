@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 def stop_result(session: Session, name: str, stop: Stopped, prefix: list[str] | None = None) -> CommandResult:
     """A stepping command's result: the stop in gdb's words, then the displays."""
     lines = list(prefix or [])
+    if session.lockstep is not None:
+        diverged = session.stop_at_divergence()
+        if diverged is not None:
+            stop, divergence_text = diverged
+            lines.extend(divergence_text)
     lines.extend(render_stop(session, stop))
     if session.displays and session.status == "stopped":
         from bpfdbg.render.displays import display_lines

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 
 from bpfdbg.commands import programs
 from bpfdbg.session import Session
-from emulator.backends.base import Capabilities, NativeInsn
 
 from . import err, ok, open_sample, run_packet
 
@@ -185,43 +183,37 @@ def test_dump_xlated_file(counter: Session, tmp_path: Path) -> None:
 
 
 # -- prog dump jited ---------------------------------------------------------------------------------
-def test_dump_jited_without_native_backend(counter: Session) -> None:
+def test_dump_jited_uses_the_host_jit_when_the_session_interprets(counter: Session) -> None:
     result = counter.execute("prog dump jited")
+    assert result.ok
+    assert result.lines[0] == "xdp_count: native code from the host-jit backend (intel syntax)"
+    # every eBPF instruction heads its native range, in order, with its text
+    heads = [line for line in result.lines if line.startswith("; insn ")]
+    pcs = [int(h.split()[2].rstrip(":")) for h in heads]
+    assert pcs == sorted(pcs) and pcs[0] == 0
+    from bpfdbg.render.code import insn_text
+
+    assert heads[0] == f"; insn 0: {insn_text(counter, 0, 'xdp_count')}"
+    assert all(row["address"].startswith("0x") for row in result.data)
+    assert {row["pc"] for row in result.data} >= {0, pcs[-1]}
+
+
+def test_dump_jited_att_syntax_and_opcodes(counter: Session) -> None:
+    intel = counter.execute("prog dump jited").data
+    att = counter.execute("prog dump jited att opcodes")
+    assert att.ok and "(att syntax)" in att.lines[0]
+    assert [r["raw"] for r in att.data] == [r["raw"] for r in intel]  # same bytes, other spelling
+    assert any("%" in r["text"] for r in att.data) and not any("%" in r["text"] for r in intel)
+
+
+def test_dump_jited_refuses_a_backend_without_native_code(counter: Session) -> None:
+    result = counter.execute("prog dump jited backend interp")
     assert not result.ok
     assert result.error == (
-        "no native code to show: the interp backend runs eBPF directly; "
-        "none of the backends (interp, kernel) provides native code yet"
+        "no native code to show: the interp backend runs eBPF directly; backends with native code: host-jit"
     )
-    assert result.data == {"backend": "interp", "native_backends": []}
-
-
-def test_dump_jited_names_backends_that_have_native_code(
-    counter: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(programs, "native_backends", lambda: ["host-jit"])
-    assert "backends with native code: host-jit" in err(counter, "prog d j")
-
-
-@dataclass
-class _NativeBackend:
-    """A stand-in for a translating backend: one native instruction per eBPF one."""
-
-    inner: Any
-    capabilities: Capabilities = Capabilities(has_native_view=True)
-
-    def native(self, pc: int) -> list[NativeInsn]:
-        return [NativeInsn(0x1000 + 4 * pc, bytes([0x90, pc & 0xFF]), f"nop {pc}")]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def test_dump_jited_lists_native_code(counter: Session) -> None:
-    counter.backend = _NativeBackend(counter.backend)  # type: ignore[assignment]
-    result = counter.execute("prog dump jited opcodes")
-    assert result.ok
-    assert result.lines[:3] == ["; insn 0", "    1000:\tnop 0", "\t90 00"]
-    assert result.data[1] == {"pc": 1, "address": "0x1004", "raw": "9001", "text": "nop 1"}
+    assert result.data == {"backend": "interp", "native_backends": ["host-jit"]}
+    assert "'backend' needs a backend name" in err(counter, "prog dump jited backend")
 
 
 # -- tracelog through prog ---------------------------------------------------------------------------

@@ -175,6 +175,7 @@ class SessionView:
     stops: tuple[StopRow, ...]
     backends: tuple[BackendView, ...]
     output: tuple[str, ...] = ()  # program output since the previous view (trace_pipe lines, records)
+    reason: str | None = None  # why execution last stopped (Stopped.reason): "divergence", ...
     map_contents: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False)
 
 
@@ -226,6 +227,7 @@ class ViewBuilder:
             stops=_stops(s),
             backends=_backends(s),
             output=self._new_output(),
+            reason=s.last_stop.reason if s.last_stop is not None and s.status != "idle" else None,
             map_contents={m.name: tuple((e.key, e.value) for e in m.entries) for m in maps},
         )
         self._previous_maps = view.map_contents

@@ -116,6 +116,7 @@ class BpfdbgApp(App[None]):
         self._startup = list(startup)
         self._unsubscribe: Callable[[], None] | None = None
         self.commands_run = 0
+        self._shown_divergence: Rendered | None = None
         self.output: deque[Text] = deque(maxlen=LOG_LIMIT)  # the output pane's lines
         self._pending: list[Text] = []
         self.last_latency: float | None = None
@@ -319,7 +320,14 @@ class BpfdbgApp(App[None]):
         self.query_one("#packets", LinesView).show(rendered.packets, keep_cursor=True)
         self.query_one("#maps", LinesView).show(rendered.maps, keep_cursor=True)
         self.query_one("#breakpoints", LinesView).show(rendered.stops, keep_cursor=True)
-        self.query_one("#backends", BackendsPane).show_backends(view.backends)
+        backends = self.query_one("#backends", BackendsPane)
+        backends.show_backends(view.backends)
+        if view.reason == "divergence" and rendered is not self._shown_divergence:
+            # the backends disagree: put them side by side where the user looks
+            self._shown_divergence = rendered
+            self.query_one("#tabs", TabbedContent).active = "tab-backends"
+            if not backends.split:
+                backends.toggle_split()
         maps_tab = self.query_one("#tabs", TabbedContent).get_tab("tab-maps")
         label = "Maps*" if any(m.changed for m in view.maps) else "Maps"
         if str(maps_tab.label) != label:

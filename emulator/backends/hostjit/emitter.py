@@ -68,6 +68,8 @@ class JitOptions:
     bmi2: bool = True  # shlx/shrx/sarx for shifts by a register (kernel on BMI2 CPUs)
     endbr: bool = False  # CONFIG_X86_KERNEL_IBT
     stack_size: int = STACK_SIZE
+    div_guards: bool = True  # our own x/0 (and signed x/-1) guard; off for verifier-rewritten code
+    lenient: bool = False  # translate anything (ud2 for the unknown): for comparing with kernel images
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,8 @@ class _FunctionEmitter:
     def _target_offset(self, pc: int, target: int, i: int, slots: int, addrs: list[int]) -> int:
         fn = self.fn
         if not fn.entry <= target <= fn.end:
+            if self.opts.lenient:
+                return 0
             raise JitError(pc, f"jump from insn {pc} to insn {target} leaves its function "
                                f"(insns {fn.entry}-{fn.end - 1}); the kernel rejects that too")  # fmt: skip
         return addrs[target - fn.entry] - addrs[i + slots]
@@ -223,7 +227,10 @@ class _FunctionEmitter:
     def insn(self, pc: int, insn: Insn, i: int, addrs: list[int], pos: int, ip: int, targets: Targets,
              padding: bool) -> bytes:  # fmt: skip
         info = insn.info
-        assert info is not None
+        if info is None:
+            if self.opts.lenient:
+                return b"\x0f\x0b"  # ud2
+            raise JitError(pc, f"cannot translate opcode {insn.opcode:#04x}")
         form = info.form
         dst = BPF_TO_X86[insn.dst] if insn.dst <= 10 else RAX
         src = BPF_TO_X86[insn.src] if insn.src <= 10 else RAX
@@ -356,6 +363,8 @@ class _FunctionEmitter:
                 return minus1_code
             return self.div_pattern(op, signed, is64, dst, None, imm)
         body = self.div_pattern(op, signed, is64, dst, src, 0)
+        if not self.opts.div_guards:
+            return body
         test = x86.alu_reg(0x85, is64, src, src)
         if not signed:
             if not zero_code:
@@ -519,12 +528,14 @@ class JitProgram:
 
 
 def jit_program(insns: Sequence[Insn | None], base: int, targets: Targets, *, symbols: Sequence[int] = (),
-                tail_calls: bool = False, options: JitOptions | None = None) -> JitProgram:  # fmt: skip
+                tail_calls: bool = False, options: JitOptions | None = None,
+                starts: Sequence[int] | None = None) -> JitProgram:  # fmt: skip
     """Translate a program: converge every function's size, place the images one after the
     other (16-byte aligned) from ``base``, and emit them once more with the real targets.
-    ``targets("pseudo", pc)`` gives the value of a pseudo ld_imm64 at ``pc``."""
+    ``targets("pseudo", pc)`` gives the value of a pseudo ld_imm64 at ``pc``; ``starts``
+    overrides where functions begin (default: ``function_starts``)."""
     opts = options or JitOptions()
-    starts = function_starts(insns, symbols)
+    starts = sorted(starts) if starts is not None else function_starts(insns, symbols)
     bounds = list(zip(starts, [*starts[1:], len(insns)], strict=True))
     funcs = [Function(lo, hi) for lo, hi in bounds]
     emitters = [_FunctionEmitter(insns, fn, opts, tail_calls and fn.entry == 0) for fn in funcs]
@@ -559,7 +570,11 @@ def jit_program(insns: Sequence[Insn | None], base: int, targets: Targets, *, sy
 
         def final(kind: str, value: int) -> int:
             if kind == "func":
-                callee = next(f for f in funcs if f.entry == value)
+                callee = next((f for f in funcs if f.entry == value), None)
+                if callee is None:
+                    if opts.lenient:
+                        return base  # keeps rel32 in range; the call is flagged by the comparison
+                    raise JitError(value, f"call target insn {value} is not a function start")
                 return callee.base
             return targets(kind, value)
 

@@ -3,11 +3,14 @@ panes show."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from bpfdbg.session import Session
 from tests.tui.sessions import WIDE
@@ -37,9 +40,13 @@ async def press_and_run(pilot: Pilot[None], app: BpfdbgApp, *keys: str, timeout:
 
 
 async def run_typed(pilot: Pilot[None], app: BpfdbgApp, line: str) -> None:
-    """Type ``line`` in the command bar (``:`` focuses it), Enter, wait until it ran."""
-    await pilot.press("colon")
-    await wait_for(pilot, lambda: isinstance(app.focused, CommandBar), "the command bar to take the focus")
+    """Type ``line`` in the command bar (``:`` focuses it unless it has the focus), Enter, and
+    wait until it ran."""
+    if not isinstance(app.focused, CommandBar):
+        await pilot.press("colon")
+        await wait_for(
+            pilot, lambda: isinstance(app.focused, CommandBar), "the command bar to take the focus"
+        )
     await pilot.press(*line)
     await wait_for(pilot, lambda: app.query_one("#command", CommandBar).value == line, f"{line!r} typed")
     await press_and_run(pilot, app, "enter")
@@ -66,3 +73,11 @@ def status(app: BpfdbgApp) -> str:
 def notices(app: BpfdbgApp) -> list[str]:
     """The messages of the notifications shown (or still queued)."""
     return [n.message for n in app._notifications]
+
+
+def static_text(app: BpfdbgApp, selector: str, width: int = 160) -> str:
+    """What a Static on the active screen shows, as plain text."""
+    content = app.screen.query_one(selector, Static).content
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(content)
+    return console.export_text()

@@ -326,17 +326,3 @@ async def test_a_mistyped_command_shows_an_error_and_leaves_the_session_alone() 
         await pilot.press("escape")
         await press_and_run(pilot, app, "i")
         assert app.session.pc == 4
-
-
-async def test_a_command_while_another_runs_is_refused_with_a_notice() -> None:
-    from tests.tui.helpers import notices
-    from tests.tui.sessions import ENDLESS, raw
-
-    async with driving(raw(ENDLESS, "endless", budget=10**12)) as (app, pilot):
-        await pilot.press("c")
-        await wait_for(pilot, lambda: app.busy is not None, "the run to start")
-        await pilot.press("i")
-        await wait_for(pilot, lambda: any("still running" in n for n in notices(app)), "the busy notice")
-        await pilot.press("ctrl+c")
-        await settle(pilot, app)
-        assert app.session.status == "stopped"

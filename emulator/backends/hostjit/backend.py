@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any, Protocol, cast
 
 from unicorn import (
     UC_ARCH_X86,
@@ -88,12 +89,48 @@ E2BIG = 7
 FOR_EACH_KEY_BASE = 0x6_0000_0000  # where the interp puts for_each_map_elem's key (same pointers)
 M64 = 0xFFFFFFFFFFFFFFFF
 M32 = 0xFFFFFFFF
-_UC = (X.UC_X86_REG_RAX, X.UC_X86_REG_RCX, X.UC_X86_REG_RDX, X.UC_X86_REG_RBX, X.UC_X86_REG_RSP,
-       X.UC_X86_REG_RBP, X.UC_X86_REG_RSI, X.UC_X86_REG_RDI, X.UC_X86_REG_R8, X.UC_X86_REG_R9,
-       X.UC_X86_REG_R10, X.UC_X86_REG_R11, X.UC_X86_REG_R12, X.UC_X86_REG_R13, X.UC_X86_REG_R14,
-       X.UC_X86_REG_R15)  # fmt: skip
+_UC = (
+    X.UC_X86_REG_RAX,
+    X.UC_X86_REG_RCX,
+    X.UC_X86_REG_RDX,
+    X.UC_X86_REG_RBX,
+    X.UC_X86_REG_RSP,
+    X.UC_X86_REG_RBP,
+    X.UC_X86_REG_RSI,
+    X.UC_X86_REG_RDI,
+    X.UC_X86_REG_R8,
+    X.UC_X86_REG_R9,
+    X.UC_X86_REG_R10,
+    X.UC_X86_REG_R11,
+    X.UC_X86_REG_R12,
+    X.UC_X86_REG_R13,
+    X.UC_X86_REG_R14,
+    X.UC_X86_REG_R15,
+)
 BPF_UC = tuple(_UC[r] for r in BPF_TO_X86)  # Unicorn ids of r0..r10
 RIP, RSP, RAX = X.UC_X86_REG_RIP, X.UC_X86_REG_RSP, X.UC_X86_REG_RAX
+
+
+class Cpu(Protocol):
+    """The part of unicorn.Uc (2.1.x) the machine uses; typed here because unicorn's own stubs
+    lag behind its Python binding (reg_read_batch, ctl_set_tlb_mode)."""
+
+    def reg_read(self, reg: int) -> int: ...
+    def reg_write(self, reg: int, value: int) -> None: ...
+    def reg_read_batch(self, regs: tuple[int, ...]) -> tuple[int, ...]: ...
+    def emu_start(self, begin: int, until: int, timeout: int = 0, count: int = 0) -> None: ...
+    def emu_stop(self) -> None: ...
+    def context_save(self) -> object: ...
+    def context_restore(self, context: Any) -> None: ...
+    def mem_map(self, address: int, size: int, perms: int = ...) -> None: ...
+    def mem_write(self, address: int, data: bytes) -> None: ...
+    def hook_add(
+        self, htype: int, callback: Any, user_data: Any = None, begin: int = 1, end: int = 0
+    ) -> int: ...
+    def mmio_map(
+        self, address: int, size: int, read_cb: Any, read_ud: Any, write_cb: Any, write_ud: Any
+    ) -> None: ...
+    def ctl_set_tlb_mode(self, mode: int) -> None: ...
 
 
 @dataclass
@@ -169,7 +206,7 @@ class HostJitBackend:
         self.maps = MapSet(())
         self.world = RunWorld()
         self._ctx = HelperContext(lambda: self.world)
-        self._uc: Uc | None = None
+        self._uc: Cpu | None = None
         self._mem = NativeMemory(self.world.space, layout.DATA_BASE)
         self._jits: dict[str, JitProgram] = {}
         self._sites: dict[int, _Site] = {}
@@ -222,7 +259,9 @@ class HostJitBackend:
             for name, key, value in env.map_entries:
                 code = maps[name].update(key, value, 0)
                 if code:
-                    diags.append(Diagnostic(0, "map", f"map {name}: cannot add entry {key.hex()}: {errno_name(code)}"))
+                    diags.append(
+                        Diagnostic(0, "map", f"map {name}: cannot add entry {key.hex()}: {errno_name(code)}")
+                    )
         except (MapError, UnsupportedMapError, KeyError) as err:
             diags.append(Diagnostic(0, "map", f"cannot create the program's maps: {err}"))
         if not any(d.severity is Severity.ERROR for d in diags):
@@ -248,8 +287,11 @@ class HostJitBackend:
             if insn is None:
                 continue
             if insn.info is None:
-                diags.append(Diagnostic(pc, "unknown-opcode", f"cannot execute opcode 0x{insn.opcode:02x}",
-                                        insn.encode()))  # fmt: skip
+                diags.append(
+                    Diagnostic(
+                        pc, "unknown-opcode", f"cannot execute opcode 0x{insn.opcode:02x}", insn.encode()
+                    )
+                )
                 continue
             if insn.info.form is Form.CALL and insn.info.variant == CallKind.HELPER:
                 hid = insn.imm & M32
@@ -257,10 +299,16 @@ class HostJitBackend:
                 control = hid in CONTROL_HELPERS and prog.prog_type != "raw"
                 if (spec is None or spec.impl is None) and not control:
                     known = f"{spec.name}#{hid}" if spec else f"#{hid}"
-                    diags.append(Diagnostic(pc, "unknown-helper",
-                                            f"helper {known} is not implemented for {helpers.name} programs; "  # type: ignore[attr-defined]
-                                            "the run will stop if it is reached", insn.encode(),
-                                            Severity.WARNING))  # fmt: skip
+                    diags.append(
+                        Diagnostic(
+                            pc,
+                            "unknown-helper",
+                            f"helper {known} is not implemented for {helpers.name} programs; "  # type: ignore[attr-defined]
+                            "the run will stop if it is reached",
+                            insn.encode(),
+                            Severity.WARNING,
+                        )
+                    )
             if insn.info.form is Form.LDDW and insn.info.variant != PseudoSrc.IMM64:
                 try:
                     pseudo_value(insn, pc, env)
@@ -308,7 +356,9 @@ class HostJitBackend:
         if self._final is not None:
             return StepEvent(pc, pc, self.insns, stop=self._final)
         if self.insns >= self._budget:
-            return StepEvent(pc, pc, self.insns, stop=self._finish(StopEvent(StopReason.BUDGET, pc, self.insns)))
+            return StepEvent(
+                pc, pc, self.insns, stop=self._finish(StopEvent(StopReason.BUDGET, pc, self.insns))
+            )
         before = self.registers()
         out_before = len(self.output)
         jit = self._jit_for(self._cur)
@@ -329,8 +379,12 @@ class HostJitBackend:
             self.space.journal = None
             self._stores = None
         after = self.registers()
-        writes = tuple(RegWrite(i, a, b) for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b)
-        return StepEvent(pc, self.pc, self.insns, writes, tuple(journal), stop, tuple(self.output[out_before:]))
+        writes = tuple(
+            RegWrite(i, a, b) for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b
+        )
+        return StepEvent(
+            pc, self.pc, self.insns, writes, tuple(journal), stop, tuple(self.output[out_before:])
+        )
 
     def run(self, stop: StopCondition) -> StopEvent:
         self._require()
@@ -360,9 +414,18 @@ class HostJitBackend:
             frames.append(Frame(depth, entry, fpc, frame_pointer(depth)))
         fault = self._final.fault if self._final else None
         retval = self._final.retval if self._final else None
-        return MachineState(self.pc, self.registers(), self.insns, tuple(frames), self._status, retval, fault,
-                            MappingProxyType(self.space.snapshot()), MappingProxyType(self.maps.dump()),
-                            self._cur.name)  # fmt: skip
+        return MachineState(
+            self.pc,
+            self.registers(),
+            self.insns,
+            tuple(frames),
+            self._status,
+            retval,
+            fault,
+            MappingProxyType(self.space.snapshot()),
+            MappingProxyType(self.maps.dump()),
+            self._cur.name,
+        )
 
     def native(self, pc: int) -> list[NativeInsn]:
         """The x86-64 instructions eBPF instruction ``pc`` of the running program became."""
@@ -448,14 +511,28 @@ class HostJitBackend:
         packet, ctx = w.setup.packet, w.setup.ctx
         world = copy.deepcopy((self.maps, w.reservations, w.mapmem.mapped(), w.run_state))
         return _Checkpoint(
-            self._machine().context_save(), self._rip, self.pc, self.insns,
-            tuple(replace(f) for f in self._frames), tuple(self._entries),
-            tuple(replace(cb) for cb in self._callbacks), len(w.output),
+            self._machine().context_save(),
+            self._rip,
+            self.pc,
+            self.insns,
+            tuple(replace(f) for f in self._frames),
+            tuple(self._entries),
+            tuple(replace(cb) for cb in self._callbacks),
+            len(w.output),
             tuple((r.name, bytes(r.data)) for r in self.space if r.kind in ("stack", "mem")),
-            bytes(self._mem.scratch), self._final, self._status, self._exit_regs, w.clock, w.rng.getstate(),
-            self._cur, self._tail_calls, tuple(self._tail_chain),
-            packet.save() if packet is not None else None, dict(ctx.values) if ctx is not None else None, world,
-        )  # fmt: skip
+            bytes(self._mem.scratch),
+            self._final,
+            self._status,
+            self._exit_regs,
+            w.clock,
+            w.rng.getstate(),
+            self._cur,
+            self._tail_calls,
+            tuple(self._tail_chain),
+            packet.save() if packet is not None else None,
+            dict(ctx.values) if ctx is not None else None,
+            world,
+        )
 
     def restore(self, cp: _Checkpoint) -> None:
         w = self.world
@@ -472,7 +549,9 @@ class HostJitBackend:
             if name.startswith("stack["):
                 region = self.space.add(stack_frame_region(int(name[len("stack[") : -1])))
             else:
-                region = self.space.get(name) or self.space.add(Region(name, "mem", CTX_BASE, bytearray(data)))
+                region = self.space.get(name) or self.space.add(
+                    Region(name, "mem", CTX_BASE, bytearray(data))
+                )
             region.data[:] = data
         self._mem.scratch[:] = cp.scratch
         if cp.packet is not None and w.setup.packet is not None:
@@ -498,21 +577,32 @@ class HostJitBackend:
             raise BackendError("host-jit: no program loaded")
         return self._prog
 
-    def _machine(self) -> Uc:
+    def _machine(self) -> Cpu:
         if self._uc is None:
             raise BackendError("host-jit: no program loaded")
         return self._uc
 
     def _new_machine(self) -> None:
-        uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc = cast(Cpu, Uc(UC_ARCH_X86, UC_MODE_64))
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # kernel-style 0xffff... addresses (unicorn #2010)
         uc.mem_map(layout.TRAMPOLINE_BASE, layout.TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC)
         uc.mem_write(layout.TRAMPOLINE_BASE, b"\xc3" * layout.TRAMPOLINE_SIZE)
         self._mem = NativeMemory(self.world.space, layout.DATA_BASE)
-        uc.mmio_map(layout.DATA_BASE, layout.DATA_END - layout.DATA_BASE, self._mmio_read, None,
-                    self._mmio_write, None)  # fmt: skip
-        uc.hook_add(UC_HOOK_CODE, self._on_trampoline, None, layout.TRAMPOLINE_BASE,
-                    layout.TRAMPOLINE_BASE + layout.TRAMPOLINE_SIZE - 1)  # fmt: skip
+        uc.mmio_map(
+            layout.DATA_BASE,
+            layout.DATA_END - layout.DATA_BASE,
+            self._mmio_read,
+            None,
+            self._mmio_write,
+            None,
+        )
+        uc.hook_add(
+            UC_HOOK_CODE,
+            self._on_trampoline,
+            None,
+            layout.TRAMPOLINE_BASE,
+            layout.TRAMPOLINE_BASE + layout.TRAMPOLINE_SIZE - 1,
+        )
         self._uc = uc
         self._jits, self._sites, self._hooked = {}, {}, set()
 
@@ -543,10 +633,21 @@ class HostJitBackend:
             except PseudoValueError:
                 return 0
 
-        tail_calls = any(i is not None and i.info is not None and i.info.form is Form.CALL
-                         and i.info.variant == CallKind.HELPER and i.imm == 12 for i in prog.insns)  # fmt: skip
-        jit = jit_program(prog.insns, layout.image_window(index), targets, symbols=tuple(prog.symbols),
-                          tail_calls=tail_calls)  # fmt: skip
+        tail_calls = any(
+            i is not None
+            and i.info is not None
+            and i.info.form is Form.CALL
+            and i.info.variant == CallKind.HELPER
+            and i.imm == 12
+            for i in prog.insns
+        )
+        jit = jit_program(
+            prog.insns,
+            layout.image_window(index),
+            targets,
+            symbols=tuple(prog.symbols),
+            tail_calls=tail_calls,
+        )
         uc = self._machine()
         size = (jit.size + 0xFFF) & ~0xFFF
         uc.mem_map(jit.base, size, UC_PROT_READ | UC_PROT_EXEC)
@@ -628,7 +729,9 @@ class HostJitBackend:
             self._exit_regs = regs
             return self._finish(StopEvent(StopReason.EXIT, self.pc, self.insns, retval=regs[0]))
         if self._mode == "run":
-            return self._fault(FaultError("native", f"native execution stopped unexpectedly at {self._rip:#x}"))
+            return self._fault(
+                FaultError("native", f"native execution stopped unexpectedly at {self._rip:#x}")
+            )
         return None
 
     def _fault(self, exc: BaseException) -> StopEvent:
@@ -665,7 +768,7 @@ class HostJitBackend:
         return False
 
     # -- hooks ------------------------------------------------------------------------------
-    def _on_code(self, uc: Uc, address: int, size: int, _ud: object) -> None:
+    def _on_code(self, uc: Cpu, address: int, size: int, _ud: object) -> None:
         site = self._sites[address]
         if self._mode == "prologue":
             uc.emu_stop()
@@ -765,8 +868,11 @@ class HostJitBackend:
     def _push_frame(self, pc: int, target: int, rsp: int, ret: int, saved: tuple[int, ...] = ()) -> int:
         depth = len(self._frames)
         if depth + 1 >= MAX_CALL_FRAMES:
-            raise FaultError("call", f"call depth limit reached: {MAX_CALL_FRAMES} frames are in use "
-                                     "(the kernel allows at most 8 nested frames)")  # fmt: skip
+            raise FaultError(
+                "call",
+                f"call depth limit reached: {MAX_CALL_FRAMES} frames are in use "
+                "(the kernel allows at most 8 nested frames)",
+            )
         self._frames.append(_Frame(pc, rsp, ret, saved))
         self.space.add(stack_frame_region(depth + 1))
         self._entries.append(target)
@@ -793,8 +899,12 @@ class HostJitBackend:
             space.store(addr, size, 0)  # raises the interp's read-only fault
         if region.handler is not None:
             if acc.kind == "atomic":
-                raise MemoryFaultError(f"atomic access of {size} bytes at {region.describe(addr)}: bpfdbg "
-                                       f"does not model atomics on {region.what or region.kind}", addr, size)  # fmt: skip
+                raise MemoryFaultError(
+                    f"atomic access of {size} bytes at {region.describe(addr)}: bpfdbg "
+                    f"does not model atomics on {region.what or region.kind}",
+                    addr,
+                    size,
+                )
             value = acc.imm if acc.reg < 0 else uc.reg_read(_UC[acc.reg])
             space.store(addr, size, value)
             uc.reg_write(RIP, address + acc.length)
@@ -810,7 +920,7 @@ class HostJitBackend:
         if not any(s[0] == addr for s in self._stores):
             self._stores.append((addr, size, old, region.describe(addr)))
 
-    def _on_trampoline(self, uc: Uc, address: int, size: int, _ud: object) -> None:
+    def _on_trampoline(self, uc: Cpu, address: int, size: int, _ud: object) -> None:
         if self._mode == "prologue":
             return
         off = address - layout.SPECIAL_BASE
@@ -825,8 +935,10 @@ class HostJitBackend:
             elif kind == "callx":
                 self._callx(insn, uc)
             else:
-                raise FaultError("end-of-program", f"execution ran past the last instruction (insn {self.pc}); "
-                                                   "every path must end in exit")  # fmt: skip
+                raise FaultError(
+                    "end-of-program",
+                    f"execution ran past the last instruction (insn {self.pc}); every path must end in exit",
+                )
             return
         hid = insn.imm & M32
         if hid in CONTROL_HELPERS and self._cur.prog_type != "raw":
@@ -836,11 +948,12 @@ class HostJitBackend:
         uc.reg_write(RAX, self._helper_caller(hid)(*regs))
 
     # -- helpers that move control ----------------------------------------------------------
-    def _control(self, hid: int, uc: Uc) -> None:
+    def _control(self, hid: int, uc: Cpu) -> None:
         spec = self._helpers.get(hid)
         if spec is None:
-            raise HelperFaultError(f"call to helper #{hid}, which bpfdbg does not implement for "
-                                   f"{self._helpers.name} programs")  # fmt: skip
+            raise HelperFaultError(
+                f"call to helper #{hid}, which bpfdbg does not implement for {self._helpers.name} programs"
+            )
         regs = tuple(uc.reg_read_batch(BPF_UC))
         if hid == 12:
             self._tail_call(regs, uc)
@@ -849,19 +962,24 @@ class HostJitBackend:
         else:
             self._for_each_map_elem(regs, uc)
 
-    def _tail_call(self, regs: tuple[int, ...], uc: Uc) -> None:
+    def _tail_call(self, regs: tuple[int, ...], uc: Cpu) -> None:
         """bpf_tail_call: fall through with registers unchanged, or drop this program's
         frame (rsp back to rbp) and enter the target past its ``push rbp; mov rbp, rsp``."""
         pc = self.pc
         found = self.world.mapmem.map_at(regs[2])
         if found is None or found[1].type is not MapType.PROG_ARRAY:
-            raise HelperFaultError(f"bpf_tail_call: r2 ({self.space.describe(regs[2])}) is not a prog_array map")
+            raise HelperFaultError(
+                f"bpf_tail_call: r2 ({self.space.describe(regs[2])}) is not a prog_array map"
+            )
         ref = found[1].program(regs[3] & M32)  # type: ignore[attr-defined]
         if ref is None or self._tail_calls >= MAX_TAIL_CALLS:
             return
         if self._frames:
-            raise HelperFaultError(f"bpf_tail_call from a bpf-to-bpf subprogram (call depth {len(self._frames)}) "
-                                   "is not supported by bpfdbg")  # fmt: skip
+            raise HelperFaultError(
+                "bpf_tail_call from a bpf-to-bpf subprogram "
+                f"(call depth {len(self._frames)}) "
+                "is not supported by bpfdbg"
+            )
         target = self._program_named(ref)
         try:
             entry = self._jit_for(target).functions[0]
@@ -879,8 +997,9 @@ class HostJitBackend:
         for prog in self._env.programs:
             if ref in (prog.name, prog.section):
                 return prog
-        raise HelperFaultError(f"bpf_tail_call: the prog_array slot names program {ref!r}, which this "
-                               "object does not have")  # fmt: skip
+        raise HelperFaultError(
+            f"bpf_tail_call: the prog_array slot names program {ref!r}, which this object does not have"
+        )
 
     def _callback_target(self, addr: int, helper: str) -> int:
         prog = self._cur
@@ -890,10 +1009,13 @@ class HostJitBackend:
             fn = self._jit_for(prog).function_of(pc)
             if fn is not None and fn.entry == pc:
                 return pc
-        raise HelperFaultError(f"{helper}: callback {addr:#x} is not the address of a function of this program "
-                               "(pass a static function)")  # fmt: skip
+        raise HelperFaultError(
+            f"{helper}: callback {addr:#x} is not the address of a function of this "
+            "program "
+            "(pass a static function)"
+        )
 
-    def _bpf_loop(self, regs: tuple[int, ...], uc: Uc) -> None:
+    def _bpf_loop(self, regs: tuple[int, ...], uc: Cpu) -> None:
         r0, r1, r2, r3, r4, r5 = regs[:6]
         nr_loops = r1 & M32
         if r4:
@@ -908,11 +1030,13 @@ class HostJitBackend:
             return
         self._enter_callback(uc, regs, target, nr_loops, lambda i: (i, r3, 0, 0, 0))
 
-    def _for_each_map_elem(self, regs: tuple[int, ...], uc: Uc) -> None:
+    def _for_each_map_elem(self, regs: tuple[int, ...], uc: Cpu) -> None:
         r0, r1, r2, r3, r4, r5 = regs[:6]
         found = self.world.mapmem.map_at(r1)
         if found is None:
-            raise HelperFaultError(f"bpf_for_each_map_elem: r1 ({self.space.describe(r1)}) is not a map pointer")
+            raise HelperFaultError(
+                f"bpf_for_each_map_elem: r1 ({self.space.describe(r1)}) is not a map pointer"
+            )
         if r4:
             uc.reg_write(RAX, -EINVAL & M64)
             return
@@ -925,8 +1049,15 @@ class HostJitBackend:
         if not elements:
             uc.reg_write(RAX, 0)
             return
-        keys = Region("for_each_key", "map_key", FOR_EACH_KEY_BASE, bytearray(max(m.key_size, 1)),
-                      writable=False, label=f"map_key({m.name})", what="map key")  # fmt: skip
+        keys = Region(
+            "for_each_key",
+            "map_key",
+            FOR_EACH_KEY_BASE,
+            bytearray(max(m.key_size, 1)),
+            writable=False,
+            label=f"map_key({m.name})",
+            what="map key",
+        )
         if self.space.get("for_each_key") is not None:
             self.space.remove("for_each_key")
         self.space.add(keys)
@@ -939,8 +1070,14 @@ class HostJitBackend:
 
         self._enter_callback(uc, regs, target, len(elements), args)
 
-    def _enter_callback(self, uc: Uc, regs: tuple[int, ...], target: int, count: int,
-                        args: Callable[[int], tuple[int, int, int, int, int]]) -> None:  # fmt: skip
+    def _enter_callback(
+        self,
+        uc: Cpu,
+        regs: tuple[int, ...],
+        target: int,
+        count: int,
+        args: Callable[[int], tuple[int, int, int, int, int]],
+    ) -> None:
         """From a helper's trampoline into the callback's image, as a call at depth + 1 whose
         return address is the helper's own return."""
         rsp = uc.reg_read(RSP)
@@ -986,16 +1123,16 @@ class HostJitBackend:
             self._rip_after_stop(uc)
         return False
 
-    def _rip_after_stop(self, uc: Uc) -> None:
+    def _rip_after_stop(self, uc: Cpu) -> None:
         """emu_stop right after moving rip: make sure the next run starts there."""
         self._rip = uc.reg_read(RIP)
 
     @staticmethod
-    def _set_regs(uc: Uc, values: tuple[int, ...]) -> None:
+    def _set_regs(uc: Cpu, values: tuple[int, ...]) -> None:
         for reg, value in enumerate(values):
             uc.reg_write(BPF_UC[reg], value & M64)
 
-    def _callx(self, insn: Insn, uc: Uc) -> None:
+    def _callx(self, insn: Insn, uc: Cpu) -> None:
         value = uc.reg_read(BPF_UC[insn.dst])
         if value in self._helpers:
             regs = uc.reg_read_batch(BPF_UC[1:6])
@@ -1004,13 +1141,17 @@ class HostJitBackend:
         off = value - CODE_BASE
         prog = self._cur
         if not (0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None):
-            raise FaultError("callx", f"callx target {value:#x} is neither a helper id nor the address of an "
-                                      "instruction")  # fmt: skip
+            raise FaultError(
+                "callx", f"callx target {value:#x} is neither a helper id nor the address of an instruction"
+            )
         target = off // 8
         fn = self._jit_for(prog).function_of(target)
         if fn is None or fn.entry != target:
-            raise FaultError("callx", f"callx target insn {target} is not the start of a function; host-jit "
-                                      "can only call functions")  # fmt: skip
+            raise FaultError(
+                "callx",
+                f"callx target insn {target} is not the start of a function; host-jit "
+                "can only call functions",
+            )
         rsp = uc.reg_read(RSP)
         ret = self._mem.get_u64(rsp)
         fp = self._push_frame(self.pc, target, rsp + 8, ret)
@@ -1019,7 +1160,7 @@ class HostJitBackend:
         uc.reg_write(RIP, fn.base)
         self._arriving = target
 
-    def _legacy(self, insn: Insn, uc: Uc) -> None:
+    def _legacy(self, insn: Insn, uc: Cpu) -> None:
         """LD_ABS / LD_IND: network-order packet value in r0; out of bounds ends the program
         with 0 (the kernel's gen_ld_abs does the same)."""
         assert insn.info is not None
@@ -1030,11 +1171,17 @@ class HostJitBackend:
             offset, what = (uc.reg_read(BPF_UC[insn.src]) + insn.imm) & M32, "LD_IND"
         packet = self.world.setup.packet
         if packet is None or self._cur.prog_type not in ("socket", "tc"):
-            raise FaultError("legacy", f"legacy packet load ({what}) needs a socket buffer; "
-                                       f"{self._cur.prog_type} programs have none")  # fmt: skip
+            raise FaultError(
+                "legacy",
+                f"legacy packet load ({what}) needs a socket buffer; "
+                f"{self._cur.prog_type} programs have none",
+            )
         if offset >= 1 << 31:
-            raise FaultError("legacy", f"{what} with a negative offset ({offset - (1 << 32):#x}, the "
-                                       "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg")  # fmt: skip
+            raise FaultError(
+                "legacy",
+                f"{what} with a negative offset ({offset - (1 << 32):#x}, the "
+                "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg",
+            )
         value = packet.load_be(offset, size)
         if value is None:
             raise ProgramExit(0)
@@ -1046,8 +1193,10 @@ class HostJitBackend:
             name = f"{spec.name}#{hid}" if spec else f"#{hid}"
 
             def missing(*args: int) -> int:
-                raise HelperFaultError(f"call to helper {name}, which bpfdbg does not implement for "
-                                       f"{self._helpers.name} programs")  # fmt: skip
+                raise HelperFaultError(
+                    f"call to helper {name}, which bpfdbg does not implement for "
+                    f"{self._helpers.name} programs"
+                )
 
             return missing
         impl = spec.impl

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from emulator.backends.hostjit import x86
-from emulator.backends.hostjit.x86 import AUX, AX, BPF_TO_X86, RAX, RBP, RCX, RDX
+from emulator.backends.hostjit.x86 import AUX, AX, BPF_TO_X86, RAX, RCX, RDX
 from emulator.isa.fields import AluOp, AtomicOp, CallKind, JmpOp, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
@@ -42,13 +42,28 @@ DEVIATIONS = (
 )
 
 SIMPLE_ALU = {AluOp.ADD: 0x01, AluOp.SUB: 0x29, AluOp.AND: 0x21, AluOp.OR: 0x09, AluOp.XOR: 0x31}
-ALU_IMM = {AluOp.ADD: (0, 0x05), AluOp.OR: (1, 0x0D), AluOp.AND: (4, 0x25), AluOp.SUB: (5, 0x2D),
-           AluOp.XOR: (6, 0x35)}  # fmt: skip
+ALU_IMM = {
+    AluOp.ADD: (0, 0x05),
+    AluOp.OR: (1, 0x0D),
+    AluOp.AND: (4, 0x25),
+    AluOp.SUB: (5, 0x2D),
+    AluOp.XOR: (6, 0x35),
+}
 SHIFT_EXT = {AluOp.LSH: 4, AluOp.RSH: 5, AluOp.ARSH: 7}
 SHIFTX_PP = {AluOp.LSH: 1, AluOp.RSH: 3, AluOp.ARSH: 2}  # 66 / F2 / F3
-JCC = {JmpOp.JEQ: 0x74, JmpOp.JNE: 0x75, JmpOp.JSET: 0x75, JmpOp.JGT: 0x77, JmpOp.JLT: 0x72,
-       JmpOp.JGE: 0x73, JmpOp.JLE: 0x76, JmpOp.JSGT: 0x7F, JmpOp.JSLT: 0x7C, JmpOp.JSGE: 0x7D,
-       JmpOp.JSLE: 0x7E}  # fmt: skip
+JCC = {
+    JmpOp.JEQ: 0x74,
+    JmpOp.JNE: 0x75,
+    JmpOp.JSET: 0x75,
+    JmpOp.JGT: 0x77,
+    JmpOp.JLT: 0x72,
+    JmpOp.JGE: 0x73,
+    JmpOp.JLE: 0x76,
+    JmpOp.JSGT: 0x7F,
+    JmpOp.JSLT: 0x7C,
+    JmpOp.JSGE: 0x7D,
+    JmpOp.JSLE: 0x7E,
+}
 CALLEE_SAVED = (6, 7, 8, 9)  # R6-R9: rbx, r13, r14, r15
 
 
@@ -148,8 +163,13 @@ class _FunctionEmitter:
         self.tail_slot = tail_slot
         self.saved = [BPF_TO_X86[r] for r in _uses_callee_saved(insns, fn.entry, fn.end)]
         self.first_exit = next(
-            (pc for pc in range(fn.entry, fn.end) if (i := insns[pc]) is not None and i.info is not None
-             and i.info.form is Form.EXIT), None)  # fmt: skip
+            (
+                pc
+                for pc in range(fn.entry, fn.end)
+                if (i := insns[pc]) is not None and i.info is not None and i.info.form is Form.EXIT
+            ),
+            None,
+        )
 
     # -- prologue / epilogue ------------------------------------------------------------------
     def prologue(self) -> tuple[bytes, int]:
@@ -175,8 +195,9 @@ class _FunctionEmitter:
         return bytes(out)
 
     # -- passes ---------------------------------------------------------------------------------
-    def run_pass(self, addrs: list[int], prev_len: list[int], padding: bool, base: int,
-                 targets: Targets) -> tuple[bytes, list[int]]:  # fmt: skip
+    def run_pass(
+        self, addrs: list[int], prev_len: list[int], padding: bool, base: int, targets: Targets
+    ) -> tuple[bytes, list[int]]:
         """One emission pass. ``addrs[i]`` (i relative to the entry) is the start of insn i,
         updated in place as the kernel does: backward jumps see this pass's offsets, forward
         jumps the previous pass's."""
@@ -220,12 +241,24 @@ class _FunctionEmitter:
         if not fn.entry <= target <= fn.end:
             if self.opts.lenient:
                 return 0
-            raise JitError(pc, f"jump from insn {pc} to insn {target} leaves its function "
-                               f"(insns {fn.entry}-{fn.end - 1}); the kernel rejects that too")  # fmt: skip
+            raise JitError(
+                pc,
+                f"jump from insn {pc} to insn {target} leaves its function "
+                f"(insns {fn.entry}-{fn.end - 1}); the kernel rejects that too",
+            )
         return addrs[target - fn.entry] - addrs[i + slots]
 
-    def insn(self, pc: int, insn: Insn, i: int, addrs: list[int], pos: int, ip: int, targets: Targets,
-             padding: bool) -> bytes:  # fmt: skip
+    def insn(
+        self,
+        pc: int,
+        insn: Insn,
+        i: int,
+        addrs: list[int],
+        pos: int,
+        ip: int,
+        targets: Targets,
+        padding: bool,
+    ) -> bytes:
         info = insn.info
         if info is None:
             if self.opts.lenient:
@@ -292,7 +325,9 @@ class _FunctionEmitter:
             return code
         if form is Form.ST:
             code = self.st(info.size, dst, insn.off, insn.imm)
-            self.fn.mem.append(MemAccess(pc, pos, len(code), "store_imm", dst, insn.off, info.size, -1, insn.imm))
+            self.fn.mem.append(
+                MemAccess(pc, pos, len(code), "store_imm", dst, insn.off, info.size, -1, insn.imm)
+            )
             return code
         if form is Form.ATOMIC:
             return self.atomic(pc, pos, info.variant, info.size, dst, src, insn.off)
@@ -352,10 +387,16 @@ class _FunctionEmitter:
 
     def divmod(self, op: AluOp, signed: bool, reg: bool, is64: bool, dst: int, src: int, imm: int) -> bytes:
         mask = 0xFFFFFFFFFFFFFFFF if is64 else 0xFFFFFFFF
-        zero_code = (x86.mov_imm32(False, dst, 0) if op is AluOp.DIV
-                     else (b"" if is64 else x86.mov_reg(False, dst, dst)))  # fmt: skip
-        minus1_code = (x86.rex(is64, 0, dst) + bytes([0xF7, x86.modrm(3, 3, dst)]) if op is AluOp.DIV
-                       else x86.mov_imm32(False, dst, 0))  # fmt: skip
+        zero_code = (
+            x86.mov_imm32(False, dst, 0)
+            if op is AluOp.DIV
+            else (b"" if is64 else x86.mov_reg(False, dst, dst))
+        )
+        minus1_code = (
+            x86.rex(is64, 0, dst) + bytes([0xF7, x86.modrm(3, 3, dst)])
+            if op is AluOp.DIV
+            else x86.mov_imm32(False, dst, 0)
+        )
         if not reg:
             if imm & mask == 0:
                 return zero_code
@@ -466,14 +507,19 @@ class _FunctionEmitter:
 
     def atomic(self, pc: int, pos: int, aop: int, size: int, dst: int, src: int, off: int) -> bytes:
         is64 = size == 8
-        if aop in (AtomicOp.AND | AtomicOp.FETCH, AtomicOp.OR | AtomicOp.FETCH, AtomicOp.XOR | AtomicOp.FETCH):
+        if aop in (
+            AtomicOp.AND | AtomicOp.FETCH,
+            AtomicOp.OR | AtomicOp.FETCH,
+            AtomicOp.XOR | AtomicOp.FETCH,
+        ):
             out = bytearray(x86.mov_reg(True, AX, RAX))  # R0 is cmpxchg's operand: save it
             real_src = AX if src == RAX else src
             real_dst = AX if dst == RAX else dst
             loop = len(out)
             load = self.ldx(size, False, RAX, real_dst, off)
-            self.fn.mem.append(MemAccess(pc, pos + len(out), len(load), "atomic", real_dst, off, size, real_src,
-                                         atomic=aop))  # fmt: skip
+            self.fn.mem.append(
+                MemAccess(pc, pos + len(out), len(load), "atomic", real_dst, off, size, real_src, atomic=aop)
+            )
             out += load
             out += x86.mov_reg(is64, AUX, RAX)
             out += x86.alu_reg(SIMPLE_ALU[AluOp(aop & ~AtomicOp.FETCH)], is64, AUX, real_src)
@@ -527,9 +573,16 @@ class JitProgram:
         return last.base + len(last.code) - self.base
 
 
-def jit_program(insns: Sequence[Insn | None], base: int, targets: Targets, *, symbols: Sequence[int] = (),
-                tail_calls: bool = False, options: JitOptions | None = None,
-                starts: Sequence[int] | None = None) -> JitProgram:  # fmt: skip
+def jit_program(
+    insns: Sequence[Insn | None],
+    base: int,
+    targets: Targets,
+    *,
+    symbols: Sequence[int] = (),
+    tail_calls: bool = False,
+    options: JitOptions | None = None,
+    starts: Sequence[int] | None = None,
+) -> JitProgram:
     """Translate a program: converge every function's size, place the images one after the
     other (16-byte aligned) from ``base``, and emit them once more with the real targets.
     ``targets("pseudo", pc)`` gives the value of a pseudo ld_imm64 at ``pc``; ``starts``
@@ -583,4 +636,3 @@ def jit_program(insns: Sequence[Insn | None], base: int, targets: Targets, *, sy
             raise JitError(fn.entry, "the final JIT pass changed instruction offsets")
         fn.code = code
     return JitProgram(funcs, base, max_passes, opts)
-

@@ -22,8 +22,10 @@ from emulator.isa.table import Form
 from emulator.prog_info import JitedInfo
 
 LOOKAHEAD = 64
-_PROLOGUE = re.compile(r"^(nop|endbr64|push (rbp|rax|rbx|r12|r13|r14|r15)|mov rbp, rsp|sub rsp, \S+|"
-                       r"xor rax, rax|xor eax, eax)\b")  # fmt: skip
+_PROLOGUE = re.compile(
+    r"^(nop|endbr64|push (rbp|rax|rbx|r12|r13|r14|r15)|mov rbp, rsp|sub rsp, \S+|"
+    r"xor rax, rax|xor eax, eax)\b"
+)
 _NUMBER = re.compile(r"-?0x[0-9a-f]+|\b\d+\b")
 STRAIGHT_LINE = (Form.ALU_REG, Form.ALU_IMM, Form.NEG, Form.MOVSX, Form.END)
 
@@ -107,8 +109,9 @@ def compare_with_kernel(info: JitedInfo, options: JitOptions | None = None) -> K
     tail_calls = any(i is not None and i.opcode == 0x85 and i.src == 0 and i.imm == 12 for i in insns)
     for starts in _candidate_starts(insns):
         try:
-            jit = jit_program(insns, 0xFFFF_FFFF_A000_0000, targets, options=opts, starts=starts,
-                              tail_calls=tail_calls)  # fmt: skip
+            jit = jit_program(
+                insns, 0xFFFF_FFFF_A000_0000, targets, options=opts, starts=starts, tail_calls=tail_calls
+            )
         except JitError as err:
             notes.append(f"our JIT failed on the xlated program at insn {err.pc}: {err.message}")
             continue
@@ -118,8 +121,14 @@ def compare_with_kernel(info: JitedInfo, options: JitOptions | None = None) -> K
         if ours is None or miss < best:
             ours, best = jit, miss
     if ours is None:
-        return KernelComparison((), (*notes, f"no split of the xlated program into {len(kernel_funcs)} "
-                                               "functions matches the kernel's images"))  # fmt: skip
+        return KernelComparison(
+            (),
+            (
+                *notes,
+                f"no split of the xlated program into {len(kernel_funcs)} "
+                "functions matches the kernel's images",
+            ),
+        )
     out = []
     for fn, (kaddr, kcode) in zip(ours.functions, kernel_funcs, strict=False):
         kernel = [i.text for i in disassemble(kcode, kaddr)]
@@ -129,8 +138,17 @@ def compare_with_kernel(info: JitedInfo, options: JitOptions | None = None) -> K
             pieces.append((pc, tuple(i.text for i in disassemble(fn.code[start:end], fn.base + start))))
         kpro = _body_start(kernel, _anchor(pieces, -1))
         ourpro = tuple(i.text for i in disassemble(fn.code[: fn.prologue_len], fn.base))
-        out.append(FunctionComparison(fn.entry, kaddr, len(kcode), len(fn.code), tuple(kernel[:kpro]), ourpro,
-                                      tuple(_align(insns, pieces, kernel, kpro))))  # fmt: skip
+        out.append(
+            FunctionComparison(
+                fn.entry,
+                kaddr,
+                len(kcode),
+                len(fn.code),
+                tuple(kernel[:kpro]),
+                ourpro,
+                tuple(_align(insns, pieces, kernel, kpro)),
+            )
+        )
     return KernelComparison(tuple(out), tuple(notes))
 
 
@@ -168,8 +186,9 @@ def _candidate_starts(insns) -> list[list[int]]:  # type: ignore[no-untyped-def]
     return [sorted(calls | funcs), sorted(by_off | funcs), sorted(funcs), sorted(calls), sorted(by_off)]
 
 
-def _find(kernel: list[str], pos: int, want: list[str], key: Callable[[str], str],
-          lookahead: int = LOOKAHEAD) -> int | None:  # fmt: skip
+def _find(
+    kernel: list[str], pos: int, want: list[str], key: Callable[[str], str], lookahead: int = LOOKAHEAD
+) -> int | None:
     wanted = [key(t) for t in want]
     for m in range(lookahead):
         if [key(t) for t in kernel[pos + m : pos + m + len(wanted)]] == wanted:
@@ -187,7 +206,9 @@ def _anchor(pieces: list[tuple[int, tuple[str, ...]]], k: int) -> list[str]:
     return out[:4]
 
 
-def _align(insns, pieces: list[tuple[int, tuple[str, ...]]], kernel: list[str], pos: int) -> list[InsnComparison]:  # type: ignore[no-untyped-def]
+def _align(
+    insns, pieces: list[tuple[int, tuple[str, ...]]], kernel: list[str], pos: int
+) -> list[InsnComparison]:  # type: ignore[no-untyped-def]
     result = []
     for k, (pc, mine) in enumerate(pieces):
         insn = insns[pc]

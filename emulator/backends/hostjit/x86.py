@@ -16,8 +16,24 @@ AX = R10  # BPF_REG_AX: verifier / JIT temporary
 AUX = R11  # AUX_REG: JIT-internal temporary
 
 BPF_TO_X86 = (RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP)
-NAMES64 = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-           "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")  # fmt: skip
+NAMES64 = (
+    "rax",
+    "rcx",
+    "rdx",
+    "rbx",
+    "rsp",
+    "rbp",
+    "rsi",
+    "rdi",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+)
 
 # multi-byte NOPs (Intel's recommended forms), index = length
 NOPS = (

@@ -97,9 +97,8 @@ def main() -> None:
                 rates[name] = measure(machine, inputs, args.rounds, go)
             ratio = rates["interp"] / rates["host-jit"]
             cells = "  ".join(f"{name} {rate / 1e3:9.1f} k insn/s" for name, rate in rates.items())
-            print(
-                f"  {mode:4}  {cells}  host-jit is {ratio:5.1f}x slower ({1e6 / rates['host-jit']:.1f} us/insn)"
-            )
+            per_insn = 1e6 / rates["host-jit"]
+            print(f"  {mode:4}  {cells}  host-jit is {ratio:5.1f}x slower ({per_insn:.1f} us/insn)")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def terminal() -> Iterator[tuple[Terminal, Path]]:
     launch = shlex.quote(bpfdbg) if bpfdbg else f"{shlex.quote(sys.executable)} -m tui.launch"
     script = f'{launch}; echo "{EXITED} $?"; exec sleep 120'
     env = {**os.environ, "BPFDBG_HISTORY": str(history), "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
+    for inherited in ("NO_COLOR", "COLUMNS", "LINES"):  # pytest-xdist workers have COLUMNS=80, LINES=24,
+        env.pop(inherited, None)  # which Textual would take over the terminal's own size
     subprocess.run(
         [TMUX, "-S", term.socket, "-f", "/dev/null", "new-session", "-d", "-x", "140", "-y", "45"]
         + ["-s", term.name, "-c", str(ROOT), "sh", "-c", script],

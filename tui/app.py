@@ -420,6 +420,13 @@ class BpfdbgApp(App[None]):
                 command = "delete " + " ".join(map(str, numbers)) if numbers else f"break {where}"
         self.run_command(command, *message.then)
 
+    @on(CodePane.TypeCommand)
+    def _type_command(self, message: CodePane.TypeCommand) -> None:
+        bar = self.query_one("#command", CommandBar)
+        bar.value = message.text
+        bar.cursor_position = len(bar.value)
+        bar.focus()
+
     @on(CommandBar.Run)
     def _typed(self, message: CommandBar.Run) -> None:
         self.run_command(message.line)

@@ -154,3 +154,10 @@ def key_table() -> list[tuple[str, str, str]]:
     return [
         (key_display(k.keys), k.description + (" (code pane)" if k.code else ""), k.as_command) for k in KEYS
     ]
+
+
+def bound_keys() -> frozenset[str]:
+    """Every key some binding of the app or a pane uses (the rest start a command line)."""
+    keys = {key for k in KEYS for key in k.keys.split(",")}
+    keys |= {"up", "down", "j", "k", "g", "G", "pageup", "pagedown", "home", "end", "enter", "tab", "escape"}
+    return frozenset(keys)

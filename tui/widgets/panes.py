@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Input, RichLog, Tab, Tabs
 
 from bpfdbg.view import BackendView, CodeView
-from tui.bindings import code_bindings
+from tui.bindings import bound_keys, code_bindings
 from tui.messages import Intent
 from tui.presenters import Lines, backend_lines
 from tui.widgets.lines import LinesView
@@ -28,6 +28,14 @@ class CodePane(LinesView):
     act on: F9/b toggles a breakpoint there, t runs to it, H brings it back to pc."""
 
     BINDINGS = code_bindings()  # type: ignore[assignment]
+
+    class TypeCommand(Message):
+        """A key no binding uses was typed in the code pane: start a command line with it
+        (gdb's SingleKey mode drops into the prompt the same way)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -51,6 +59,15 @@ class CodePane(LinesView):
             if row.pc == pc:
                 return row.bp_numbers
         return ()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character is None or not event.character.isprintable() or event.character == " ":
+            return
+        if event.key in bound_keys() or event.character in bound_keys():
+            return
+        event.stop()
+        event.prevent_default()
+        self.post_message(self.TypeCommand(event.character))
 
     def action_toggle_breakpoint(self) -> None:
         line = self.cursor_line
@@ -176,7 +193,11 @@ class CommandBar(Input):
     def __init__(
         self, history: list[str], *, suggester: Suggester | None = None, id: str | None = None
     ) -> None:
-        super().__init__(placeholder="(bpfdbg) command - Tab completes, Up/Down history, Esc back", id=id)
+        super().__init__(
+            placeholder="(bpfdbg) command - Tab completes, Up/Down history, Esc back",
+            id=id,
+            select_on_focus=False,  # text put in from a key or the palette is kept, not selected
+        )
         self.suggester = suggester
         self.history = history
         self._index = len(history)

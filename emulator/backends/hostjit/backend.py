@@ -24,41 +24,33 @@ from __future__ import annotations
 import copy
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Protocol, cast
 
 from unicorn import (
-    UC_ARCH_X86,
     UC_HOOK_CODE,
-    UC_MODE_64,
     UC_PROT_EXEC,
     UC_PROT_READ,
-    UC_TLB_VIRTUAL,
-    Uc,
     UcError,
 )
-from unicorn import x86_const as X
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
-from emulator.backends.hostjit import layout
+from emulator.backends.hostjit import control, layout
+from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
+from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
 from emulator.backends.hostjit.listing import native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
 from emulator.backends.hostjit.services import FaultError, HelperContext, ProgramExit, RunWorld
-from emulator.backends.hostjit.x86 import BPF_TO_X86
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
-from emulator.helpers.registry import HelperFaultError, HelperSpec
+from emulator.helpers.registry import HelperFaultError
 from emulator.isa.fields import AtomicOp, CallKind, PseudoSrc
-from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.map_memory import MapMemory
-from emulator.maps import MapError, MapSet, MapType, UnsupportedMapError, errno_name
+from emulator.maps import MapError, MapSet, UnsupportedMapError, errno_name
 from emulator.memory import (
-    CODE_BASE,
     CTX_BASE,
     MemoryFaultError,
     Region,
@@ -82,75 +74,9 @@ from emulator.state import (
 )
 
 MAX_CALL_FRAMES = 8
-MAX_TAIL_CALLS = 33
 CONTROL_HELPERS = frozenset({12, 164, 181})  # tail call, for_each_map_elem, bpf_loop
-EINVAL = 22
-E2BIG = 7
-FOR_EACH_KEY_BASE = 0x6_0000_0000  # where the interp puts for_each_map_elem's key (same pointers)
 M64 = 0xFFFFFFFFFFFFFFFF
 M32 = 0xFFFFFFFF
-_UC = (
-    X.UC_X86_REG_RAX,
-    X.UC_X86_REG_RCX,
-    X.UC_X86_REG_RDX,
-    X.UC_X86_REG_RBX,
-    X.UC_X86_REG_RSP,
-    X.UC_X86_REG_RBP,
-    X.UC_X86_REG_RSI,
-    X.UC_X86_REG_RDI,
-    X.UC_X86_REG_R8,
-    X.UC_X86_REG_R9,
-    X.UC_X86_REG_R10,
-    X.UC_X86_REG_R11,
-    X.UC_X86_REG_R12,
-    X.UC_X86_REG_R13,
-    X.UC_X86_REG_R14,
-    X.UC_X86_REG_R15,
-)
-BPF_UC = tuple(_UC[r] for r in BPF_TO_X86)  # Unicorn ids of r0..r10
-RIP, RSP, RAX = X.UC_X86_REG_RIP, X.UC_X86_REG_RSP, X.UC_X86_REG_RAX
-
-
-class Cpu(Protocol):
-    """The part of unicorn.Uc (2.1.x) the machine uses; typed here because unicorn's own stubs
-    lag behind its Python binding (reg_read_batch, ctl_set_tlb_mode)."""
-
-    def reg_read(self, reg: int) -> int: ...
-    def reg_write(self, reg: int, value: int) -> None: ...
-    def reg_read_batch(self, regs: tuple[int, ...]) -> tuple[int, ...]: ...
-    def emu_start(self, begin: int, until: int, timeout: int = 0, count: int = 0) -> None: ...
-    def emu_stop(self) -> None: ...
-    def context_save(self) -> object: ...
-    def context_restore(self, context: Any) -> None: ...
-    def mem_map(self, address: int, size: int, perms: int = ...) -> None: ...
-    def mem_write(self, address: int, data: bytes) -> None: ...
-    def hook_add(
-        self, htype: int, callback: Any, user_data: Any = None, begin: int = 1, end: int = 0
-    ) -> int: ...
-    def mmio_map(
-        self, address: int, size: int, read_cb: Any, read_ud: Any, write_cb: Any, write_ud: Any
-    ) -> None: ...
-    def ctl_set_tlb_mode(self, mode: int) -> None: ...
-
-
-@dataclass
-class _Frame:
-    """A bpf-to-bpf (or callback) frame: where it was called from and the caller's rsp."""
-
-    call_pc: int
-    rsp: int
-    ret: int  # native return address
-    saved: tuple[int, ...] = ()  # r6-r10 of the caller (callback frames restore them)
-
-
-@dataclass
-class _Callback:
-    depth: int
-    entry: int
-    call_pc: int
-    index: int
-    count: int
-    args: Callable[[int], tuple[int, int, int, int, int]]
 
 
 @dataclass
@@ -170,9 +96,9 @@ class _Checkpoint:
     rip: int
     pc: int
     insns: int
-    frames: tuple[_Frame, ...]
+    frames: tuple[CallFrame, ...]
     entries: tuple[int, ...]
-    callbacks: tuple[_Callback, ...]
+    callbacks: tuple[CallbackLoop, ...]
     noutput: int
     regions: tuple[tuple[str, bytes], ...]
     scratch: bytes
@@ -187,10 +113,6 @@ class _Checkpoint:
     packet: tuple[bytes, int, int, int] | None
     ctx: dict[str, int] | None
     world: tuple[MapSet, dict, list, dict]  # type: ignore[type-arg]
-
-
-class _Stop(Exception):
-    """Internal: unwinds nothing; marks that a hook requested the stop already recorded."""
 
 
 class HostJitBackend:
@@ -216,9 +138,9 @@ class HostJitBackend:
         self.pc = 0
         self.insns = 0
         self._rip = 0
-        self._frames: list[_Frame] = []
+        self._frames: list[CallFrame] = []
         self._entries: list[int] = [0]
-        self._callbacks: list[_Callback] = []
+        self._callbacks: list[CallbackLoop] = []
         self._final: StopEvent | None = None
         self._status = "ready"
         self._exit_regs: tuple[int, ...] | None = None
@@ -336,7 +258,7 @@ class HostJitBackend:
         self._budget = run.budget if run.budget is not None else self._env.budget
         self._interrupt.clear()
         self._mem.scratch[:] = bytes(len(self._mem.scratch))
-        for reg in _UC:
+        for reg in UC_IDS:
             uc.reg_write(reg, 0)
         uc.reg_write(BPF_UC[1], w.setup.r1 & M64)
         uc.reg_write(BPF_UC[2], w.setup.r2 & M64)
@@ -361,11 +283,10 @@ class HostJitBackend:
             )
         before = self.registers()
         out_before = len(self.output)
-        jit = self._jit_for(self._cur)
-        rng = jit.range_of(pc)
-        if rng is not None and rng[0] == rng[1]:  # zero native bytes: nothing runs
+        instant = self._instant_successor(pc)
+        if instant is not None:  # zero native bytes: nothing runs
             self.insns += 1
-            self.pc = self._successor(pc)
+            self.pc = instant
             return StepEvent(pc, self.pc, self.insns)
         self.space.journal = []
         self._stores = []
@@ -583,8 +504,7 @@ class HostJitBackend:
         return self._uc
 
     def _new_machine(self) -> None:
-        uc = cast(Cpu, Uc(UC_ARCH_X86, UC_MODE_64))
-        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # kernel-style 0xffff... addresses (unicorn #2010)
+        uc = new_cpu()
         uc.mem_map(layout.TRAMPOLINE_BASE, layout.TRAMPOLINE_SIZE, UC_PROT_READ | UC_PROT_EXEC)
         uc.mem_write(layout.TRAMPOLINE_BASE, b"\xc3" * layout.TRAMPOLINE_SIZE)
         self._mem = NativeMemory(self.world.space, layout.DATA_BASE)
@@ -692,6 +612,27 @@ class HostJitBackend:
             return target
         return pc + insn.slots
 
+    def _bad_target(self, uc: Cpu) -> int:
+        """The eBPF pc a jump into the middle of a lddw aimed at (from the stub's return address)."""
+        stub = self._mem.get_u64(uc.reg_read(RSP)) - 5
+        for fn in self._jit_for(self._cur).functions:
+            if stub - fn.base in fn.bad_targets:
+                return fn.bad_targets[stub - fn.base]
+        return self.pc
+
+    def _instant_successor(self, pc: int) -> int | None:
+        """For an instruction that produced no native bytes (``ja +0``, ``le64``, ``mod`` by
+        0): the instruction that starts at the same native address next. None when the
+        instruction has bytes, or when its successor is past its function (the native code
+        then reaches the fall-off call)."""
+        jit = self._jit_for(self._cur)
+        rng = jit.range_of(pc)
+        if rng is None or rng[0] != rng[1]:
+            return None
+        succ = self._successor(pc)
+        nxt = jit.range_of(succ) if 0 <= succ < self._cur.nslots else None
+        return succ if nxt is not None and nxt[0] == rng[0] else None
+
     def _read_now(self, addr: int, size: int) -> bytes:
         try:
             return self.space.read(addr, size)
@@ -746,7 +687,7 @@ class HostJitBackend:
             # it); the native pc is in ``fault_rip()``
             fault = Fault(self.pc, "memory", exc.message, exc.addr & M64, exc.size)
         elif isinstance(exc, FaultError):
-            if exc.kind != "end-of-program":
+            if exc.kind not in ("end-of-program", "bad-pc"):  # the instruction completed
                 self.insns -= 1
             fault = Fault(self.pc, exc.kind, exc.message)
         elif isinstance(exc, HelperFaultError):
@@ -815,7 +756,6 @@ class HostJitBackend:
 
     def _enter(self, pc: int, first: bool = False) -> bool:
         """Execute the instruction at ``pc`` (and zero-byte ones that lead to the next)."""
-        jit = self._jits[self._cur.name]
         while True:
             if self._mode == "step":
                 if not first:
@@ -838,11 +778,14 @@ class HostJitBackend:
             if insn.info.form is Form.EXIT:
                 if not self._frames:
                     self._exit_regs = tuple(self._machine().reg_read_batch(BPF_UC))
-                elif self._callbacks and self._callbacks[-1].depth == len(self._frames):
-                    return self._callback_exit()
-            rng = jit.range_of(pc)
-            if rng is not None and rng[0] == rng[1]:
-                pc = self._successor(pc)
+                # the epilogue's `leave` needs rbp = this frame's pointer; a program that wrote
+                # r10 (which the verifier forbids, the interp allows) would otherwise lose its frame
+                self._machine().reg_write(BPF_UC[10], frame_pointer(len(self._frames)))
+                if self._frames and self._callbacks and self._callbacks[-1].depth == len(self._frames):
+                    return control.callback_exit(self)
+            instant = self._instant_successor(pc)
+            if instant is not None:
+                pc = instant
                 if self._mode == "step":
                     return self._halt(pc, None)
                 continue
@@ -873,7 +816,7 @@ class HostJitBackend:
                 f"call depth limit reached: {MAX_CALL_FRAMES} frames are in use "
                 "(the kernel allows at most 8 nested frames)",
             )
-        self._frames.append(_Frame(pc, rsp, ret, saved))
+        self._frames.append(CallFrame(pc, rsp, ret, saved))
         self.space.add(stack_frame_region(depth + 1))
         self._entries.append(target)
         return frame_pointer(depth + 1)
@@ -882,7 +825,7 @@ class HostJitBackend:
         """The interpreter's checks for the eBPF access about to run at ``address``."""
         uc = self._machine()
         space = self.space
-        addr = (uc.reg_read(_UC[acc.base]) + acc.off) & M64
+        addr = uc.reg_read(UC_IDS[acc.base]) + acc.off  # unwrapped, as the interp computes it
         size = acc.size
         if acc.kind in ("load", "loadsx"):
             region = space.region_for(addr, size, "read")
@@ -891,7 +834,7 @@ class HostJitBackend:
                 if acc.kind == "loadsx":
                     sign = 1 << (size * 8 - 1)
                     value = ((value ^ sign) - sign) & M64
-                uc.reg_write(_UC[acc.reg], value & M64)
+                uc.reg_write(UC_IDS[acc.reg], value & M64)
                 uc.reg_write(RIP, address + acc.length)
             return
         region = space.region_for(addr, size, "write" if acc.kind != "atomic" else "read")
@@ -905,7 +848,7 @@ class HostJitBackend:
                     addr,
                     size,
                 )
-            value = acc.imm if acc.reg < 0 else uc.reg_read(_UC[acc.reg])
+            value = acc.imm if acc.reg < 0 else uc.reg_read(UC_IDS[acc.reg])
             space.store(addr, size, value)
             uc.reg_write(RIP, address + acc.length)
             return
@@ -929,11 +872,14 @@ class HostJitBackend:
         if 0 <= off < 8 * len(layout.SPECIALS):
             kind = layout.SPECIALS[off // 8]
             if kind in ("ld_abs", "ld_ind"):
-                self._legacy(insn, uc)
+                control.legacy(self, insn, uc)
             elif kind == "kfunc":
                 raise FaultError("kfunc", f"kfunc call (BTF id {insn.imm}) is not supported by host-jit")
             elif kind == "callx":
-                self._callx(insn, uc)
+                control.callx(self, insn, uc)
+            elif kind == "bad_pc":
+                self.pc = self._bad_target(uc)
+                raise FaultError("bad-pc", f"pc {self.pc} is not the start of an instruction")
             else:
                 raise FaultError(
                     "end-of-program",
@@ -942,270 +888,10 @@ class HostJitBackend:
             return
         hid = insn.imm & M32
         if hid in CONTROL_HELPERS and self._cur.prog_type != "raw":
-            self._control(hid, uc)
+            control.control(self, hid, uc)
             return
         regs = uc.reg_read_batch(BPF_UC[1:6])
-        uc.reg_write(RAX, self._helper_caller(hid)(*regs))
-
-    # -- helpers that move control ----------------------------------------------------------
-    def _control(self, hid: int, uc: Cpu) -> None:
-        spec = self._helpers.get(hid)
-        if spec is None:
-            raise HelperFaultError(
-                f"call to helper #{hid}, which bpfdbg does not implement for {self._helpers.name} programs"
-            )
-        regs = tuple(uc.reg_read_batch(BPF_UC))
-        if hid == 12:
-            self._tail_call(regs, uc)
-        elif hid == 181:
-            self._bpf_loop(regs, uc)
-        else:
-            self._for_each_map_elem(regs, uc)
-
-    def _tail_call(self, regs: tuple[int, ...], uc: Cpu) -> None:
-        """bpf_tail_call: fall through with registers unchanged, or drop this program's
-        frame (rsp back to rbp) and enter the target past its ``push rbp; mov rbp, rsp``."""
-        pc = self.pc
-        found = self.world.mapmem.map_at(regs[2])
-        if found is None or found[1].type is not MapType.PROG_ARRAY:
-            raise HelperFaultError(
-                f"bpf_tail_call: r2 ({self.space.describe(regs[2])}) is not a prog_array map"
-            )
-        ref = found[1].program(regs[3] & M32)  # type: ignore[attr-defined]
-        if ref is None or self._tail_calls >= MAX_TAIL_CALLS:
-            return
-        if self._frames:
-            raise HelperFaultError(
-                "bpf_tail_call from a bpf-to-bpf subprogram "
-                f"(call depth {len(self._frames)}) "
-                "is not supported by bpfdbg"
-            )
-        target = self._program_named(ref)
-        try:
-            entry = self._jit_for(target).functions[0]
-        except JitError as err:
-            raise FaultError("jit", f"bpf_tail_call: cannot JIT {target.name}: {err.message}") from None
-        self._tail_calls += 1
-        self._tail_chain.append((self._cur.name, pc))
-        self._cur = target
-        self._entries[-1] = 0
-        uc.reg_write(RSP, uc.reg_read(BPF_UC[10]))
-        uc.reg_write(RIP, entry.base + entry.tail_entry)
-        self._arriving = 0
-
-    def _program_named(self, ref: object) -> Program:
-        for prog in self._env.programs:
-            if ref in (prog.name, prog.section):
-                return prog
-        raise HelperFaultError(
-            f"bpf_tail_call: the prog_array slot names program {ref!r}, which this object does not have"
-        )
-
-    def _callback_target(self, addr: int, helper: str) -> int:
-        prog = self._cur
-        off = addr - CODE_BASE
-        if 0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None:
-            pc = off // 8
-            fn = self._jit_for(prog).function_of(pc)
-            if fn is not None and fn.entry == pc:
-                return pc
-        raise HelperFaultError(
-            f"{helper}: callback {addr:#x} is not the address of a function of this "
-            "program "
-            "(pass a static function)"
-        )
-
-    def _bpf_loop(self, regs: tuple[int, ...], uc: Cpu) -> None:
-        r0, r1, r2, r3, r4, r5 = regs[:6]
-        nr_loops = r1 & M32
-        if r4:
-            self._set_regs(uc, (-EINVAL & M64, nr_loops, r2, r3, r4, r5))
-            return
-        if nr_loops > 1 << 23:
-            self._set_regs(uc, (-E2BIG & M64, nr_loops, r2, r3, r4, r5))
-            return
-        target = self._callback_target(r2, "bpf_loop")
-        if nr_loops == 0:
-            self._set_regs(uc, (0, nr_loops, r2, r3, r4, r5))
-            return
-        self._enter_callback(uc, regs, target, nr_loops, lambda i: (i, r3, 0, 0, 0))
-
-    def _for_each_map_elem(self, regs: tuple[int, ...], uc: Cpu) -> None:
-        r0, r1, r2, r3, r4, r5 = regs[:6]
-        found = self.world.mapmem.map_at(r1)
-        if found is None:
-            raise HelperFaultError(
-                f"bpf_for_each_map_elem: r1 ({self.space.describe(r1)}) is not a map pointer"
-            )
-        if r4:
-            uc.reg_write(RAX, -EINVAL & M64)
-            return
-        index, m = found
-        try:
-            elements = m.elements(self.world.cpu)
-        except MapError as err:
-            raise HelperFaultError(f"bpf_for_each_map_elem: {err}") from None
-        target = self._callback_target(r2, "bpf_for_each_map_elem")
-        if not elements:
-            uc.reg_write(RAX, 0)
-            return
-        keys = Region(
-            "for_each_key",
-            "map_key",
-            FOR_EACH_KEY_BASE,
-            bytearray(max(m.key_size, 1)),
-            writable=False,
-            label=f"map_key({m.name})",
-            what="map key",
-        )
-        if self.space.get("for_each_key") is not None:
-            self.space.remove("for_each_key")
-        self.space.add(keys)
-        mapmem = self.world.mapmem
-
-        def args(i: int) -> tuple[int, int, int, int, int]:
-            elem = elements[i]
-            keys.data[: len(elem.key)] = elem.key
-            return (r1, keys.base, mapmem.value_ptr(index, elem), r3, 0)
-
-        self._enter_callback(uc, regs, target, len(elements), args)
-
-    def _enter_callback(
-        self,
-        uc: Cpu,
-        regs: tuple[int, ...],
-        target: int,
-        count: int,
-        args: Callable[[int], tuple[int, int, int, int, int]],
-    ) -> None:
-        """From a helper's trampoline into the callback's image, as a call at depth + 1 whose
-        return address is the helper's own return."""
-        rsp = uc.reg_read(RSP)
-        ret = self._mem.get_u64(rsp)
-        fp = self._push_frame(self.pc, target, rsp + 8, ret, tuple(regs[6:11]))
-        self._callbacks.append(_Callback(len(self._frames), target, self.pc, 0, count, args))
-        self._set_regs(uc, (0, *args(0)))
-        self._mem.put_u64(fp + 8, layout.CALLBACK_RET)
-        uc.reg_write(RSP, fp + 8)
-        uc.reg_write(RIP, self._program_jit_fn(self._cur, target).base)
-        self._arriving = target
-
-    def _callback_exit(self) -> bool:
-        """The callback's exit: call it again for the next element, or return from the helper
-        (r0 = number of calls) to the instruction after its call."""
-        uc = self._machine()
-        cb = self._callbacks[-1]
-        cb.index += 1
-        r0 = uc.reg_read(RAX)
-        if r0 == 0 and cb.index < cb.count:
-            self._set_regs(uc, (r0, *cb.args(cb.index)))
-            fp = frame_pointer(len(self._frames))
-            self._mem.put_u64(fp + 8, layout.CALLBACK_RET)
-            uc.reg_write(RSP, fp + 8)
-            uc.reg_write(RIP, self._program_jit_fn(self._cur, cb.entry).base)
-            self._arriving = cb.entry
-            next_pc = cb.entry
-        else:
-            self._callbacks.pop()
-            frame = self._frames.pop()
-            self.space.remove(f"stack[{len(self._frames) + 1}]")
-            self._entries.pop()
-            uc.reg_write(RAX, cb.index)
-            for reg, value in zip((6, 7, 8, 9, 10), frame.saved, strict=True):
-                uc.reg_write(BPF_UC[reg], value)
-            uc.reg_write(RSP, frame.rsp)
-            uc.reg_write(RIP, frame.ret)
-            next_pc = frame.call_pc + 1
-            self._arriving = next_pc
-        if self._mode == "run" and len(self._frames) <= self._max_depth:
-            self._arriving = None
-            self._halt(next_pc, StopEvent(StopReason.DEPTH, next_pc, self.insns))
-            self._rip_after_stop(uc)
-        return False
-
-    def _rip_after_stop(self, uc: Cpu) -> None:
-        """emu_stop right after moving rip: make sure the next run starts there."""
-        self._rip = uc.reg_read(RIP)
-
-    @staticmethod
-    def _set_regs(uc: Cpu, values: tuple[int, ...]) -> None:
-        for reg, value in enumerate(values):
-            uc.reg_write(BPF_UC[reg], value & M64)
-
-    def _callx(self, insn: Insn, uc: Cpu) -> None:
-        value = uc.reg_read(BPF_UC[insn.dst])
-        if value in self._helpers:
-            regs = uc.reg_read_batch(BPF_UC[1:6])
-            uc.reg_write(RAX, self._helper_caller(value)(*regs))
-            return
-        off = value - CODE_BASE
-        prog = self._cur
-        if not (0 <= off < prog.nslots * 8 and off % 8 == 0 and prog.insns[off // 8] is not None):
-            raise FaultError(
-                "callx", f"callx target {value:#x} is neither a helper id nor the address of an instruction"
-            )
-        target = off // 8
-        fn = self._jit_for(prog).function_of(target)
-        if fn is None or fn.entry != target:
-            raise FaultError(
-                "callx",
-                f"callx target insn {target} is not the start of a function; host-jit "
-                "can only call functions",
-            )
-        rsp = uc.reg_read(RSP)
-        ret = self._mem.get_u64(rsp)
-        fp = self._push_frame(self.pc, target, rsp + 8, ret)
-        self._mem.put_u64(fp + 8, ret)
-        uc.reg_write(RSP, fp + 8)
-        uc.reg_write(RIP, fn.base)
-        self._arriving = target
-
-    def _legacy(self, insn: Insn, uc: Cpu) -> None:
-        """LD_ABS / LD_IND: network-order packet value in r0; out of bounds ends the program
-        with 0 (the kernel's gen_ld_abs does the same)."""
-        assert insn.info is not None
-        size = insn.info.size
-        if insn.info.form is Form.LD_ABS:
-            offset, what = insn.imm & M32, "LD_ABS"
-        else:
-            offset, what = (uc.reg_read(BPF_UC[insn.src]) + insn.imm) & M32, "LD_IND"
-        packet = self.world.setup.packet
-        if packet is None or self._cur.prog_type not in ("socket", "tc"):
-            raise FaultError(
-                "legacy",
-                f"legacy packet load ({what}) needs a socket buffer; "
-                f"{self._cur.prog_type} programs have none",
-            )
-        if offset >= 1 << 31:
-            raise FaultError(
-                "legacy",
-                f"{what} with a negative offset ({offset - (1 << 32):#x}, the "
-                "SKF_NET_OFF/SKF_LL_OFF areas) is not supported by bpfdbg",
-            )
-        value = packet.load_be(offset, size)
-        if value is None:
-            raise ProgramExit(0)
-        uc.reg_write(RAX, value)
-
-    def _helper_caller(self, hid: int) -> Callable[..., int]:
-        spec: HelperSpec | None = self._helpers.get(hid)
-        if spec is None or spec.impl is None:
-            name = f"{spec.name}#{hid}" if spec else f"#{hid}"
-
-            def missing(*args: int) -> int:
-                raise HelperFaultError(
-                    f"call to helper {name}, which bpfdbg does not implement for "
-                    f"{self._helpers.name} programs"
-                )
-
-            return missing
-        impl = spec.impl
-        ctx = self._ctx
-
-        def call(r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-            return impl(ctx, r1, r2, r3, r4, r5) & M64  # type: ignore[arg-type]
-
-        return call
+        uc.reg_write(RAX, control.helper_caller(self, hid)(*regs))
 
 
 def _guard_holds(guard: Guard, regs: tuple[int, ...]) -> bool:

@@ -38,7 +38,8 @@ DEVIATIONS = (
     "ld_imm64 of maps and functions loads bpfdbg's addresses (map windows, code addresses), "
     "not kernel pointers, so values agree with the other backends",
     "ld_abs/ld_ind, kfunc calls and callx call trampolines (the kernel rewrites or rejects them)",
-    "each image ends with `call fall_off` for paths that run past the last instruction",
+    "each image ends with `call fall_off` for paths that run past the last instruction, and a "
+    "`call bad_pc` for each jump into the second half of a lddw",
 )
 
 SIMPLE_ALU = {AluOp.ADD: 0x01, AluOp.SUB: 0x29, AluOp.AND: 0x21, AluOp.OR: 0x09, AluOp.XOR: 0x31}
@@ -116,6 +117,8 @@ class Function:
     tail_entry: int = 0  # offset after `push rbp; mov rbp, rsp` (where a tail call lands)
     cleanup: int | None = None  # offset of the epilogue (the first exit)
     fall_off: int = 0  # offset of the trailing fall-off call
+    bad_targets: dict[int, int] = field(default_factory=dict)  # stub offset -> mid-lddw jump target
+    size: int = 0
     mem: list[MemAccess] = field(default_factory=list)
     calls: dict[int, int] = field(default_factory=dict)  # pc of a local call -> offset of `call`
     base: int = 0  # absolute address once placed
@@ -162,6 +165,16 @@ class _FunctionEmitter:
         self.opts = opts
         self.tail_slot = tail_slot
         self.saved = [BPF_TO_X86[r] for r in _uses_callee_saved(insns, fn.entry, fn.end)]
+        self.bad_targets = sorted(
+            t
+            for pc in range(fn.entry, fn.end)
+            if (i := insns[pc]) is not None
+            and i.info is not None
+            and i.info.is_branch
+            and (t := i.jump_target(pc)) is not None
+            and fn.entry <= t < fn.end
+            and insns[t] is None
+        )
         self.first_exit = next(
             (
                 pc
@@ -233,6 +246,12 @@ class _FunctionEmitter:
             i += insn.slots
         fn.fall_off = len(out)
         out += x86.call_rel32(base + len(out), targets("special", 4))
+        fn.bad_targets = {}
+        for target in self.bad_targets:  # jumps into the middle of a lddw fault there
+            fn.bad_targets[len(out)] = target
+            addrs[target - fn.entry] = len(out)
+            out += x86.call_rel32(base + len(out), targets("special", 5))
+        fn.size = len(out)
         return bytes(out), lens
 
     # -- one instruction -----------------------------------------------------------------------
@@ -617,7 +636,7 @@ def jit_program(
     addr = base
     for fn in funcs:
         fn.base = addr
-        addr = (addr + fn.fall_off + 5 + 15) & ~15  # the image ends with the 5-byte fall-off call
+        addr = (addr + fn.size + 15) & ~15
     for fn, em, (addrs, prev_len) in zip(funcs, emitters, states, strict=True):
         before = list(addrs)
 

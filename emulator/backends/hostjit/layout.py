@@ -18,7 +18,7 @@ RET_TRAP = 0xFFFF_FFFF_8200_0000  # return address of the fake caller of the pro
 CALLBACK_RET = 0xFFFF_FFFF_8200_0010  # return address a helper's callback frame is given
 
 # special trampolines (in the kernel these are rewritten by the verifier, or rejected)
-SPECIALS = ("ld_abs", "ld_ind", "kfunc", "callx", "fall_off")
+SPECIALS = ("ld_abs", "ld_ind", "kfunc", "callx", "fall_off", "bad_pc")
 
 DATA_BASE = 0x1_0000_0000  # start of the data windows (ctx) ...
 DATA_END = 0x100_0000_0000  # ... through the map windows: one MMIO range

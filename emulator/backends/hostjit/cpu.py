@@ -1,0 +1,62 @@
+"""The emulated x86-64 CPU as the host-JIT machine uses it: Unicorn's register ids for the
+eBPF registers (the JIT's fixed mapping), and the typed subset of unicorn.Uc it calls."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, cast
+
+from unicorn import UC_ARCH_X86, UC_MODE_64, UC_TLB_VIRTUAL, Uc
+from unicorn import x86_const as X
+
+from emulator.backends.hostjit.x86 import BPF_TO_X86
+
+UC_IDS = (
+    X.UC_X86_REG_RAX,
+    X.UC_X86_REG_RCX,
+    X.UC_X86_REG_RDX,
+    X.UC_X86_REG_RBX,
+    X.UC_X86_REG_RSP,
+    X.UC_X86_REG_RBP,
+    X.UC_X86_REG_RSI,
+    X.UC_X86_REG_RDI,
+    X.UC_X86_REG_R8,
+    X.UC_X86_REG_R9,
+    X.UC_X86_REG_R10,
+    X.UC_X86_REG_R11,
+    X.UC_X86_REG_R12,
+    X.UC_X86_REG_R13,
+    X.UC_X86_REG_R14,
+    X.UC_X86_REG_R15,
+)
+BPF_UC = tuple(UC_IDS[r] for r in BPF_TO_X86)  # Unicorn ids of r0..r10
+RIP, RSP, RAX = X.UC_X86_REG_RIP, X.UC_X86_REG_RSP, X.UC_X86_REG_RAX
+
+
+class Cpu(Protocol):
+    """The part of unicorn.Uc (2.1.x) the machine uses; typed here because unicorn's own stubs
+    lag behind its Python binding (reg_read_batch, ctl_set_tlb_mode)."""
+
+    def reg_read(self, reg: int) -> int: ...
+    def reg_write(self, reg: int, value: int) -> None: ...
+    def reg_read_batch(self, regs: tuple[int, ...]) -> tuple[int, ...]: ...
+    def emu_start(self, begin: int, until: int, timeout: int = 0, count: int = 0) -> None: ...
+    def emu_stop(self) -> None: ...
+    def context_save(self) -> object: ...
+    def context_restore(self, context: Any) -> None: ...
+    def mem_map(self, address: int, size: int, perms: int = ...) -> None: ...
+    def mem_write(self, address: int, data: bytes) -> None: ...
+    def hook_add(
+        self, htype: int, callback: Any, user_data: Any = None, begin: int = 1, end: int = 0
+    ) -> int: ...
+    def mmio_map(
+        self, address: int, size: int, read_cb: Any, read_ud: Any, write_cb: Any, write_ud: Any
+    ) -> None: ...
+    def ctl_set_tlb_mode(self, mode: int) -> None: ...
+
+
+def new_cpu() -> Cpu:
+    """A 64-bit x86 CPU that runs at kernel-style 0xffff... addresses (unicorn issue #2010:
+    needs the virtual TLB mode since 2.1.0)."""
+    uc = cast(Cpu, Uc(UC_ARCH_X86, UC_MODE_64))
+    uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+    return uc

@@ -280,6 +280,11 @@ class _FunctionEmitter:
     ) -> bytes:
         info = insn.info
         if info is None:
+            if self.opts.lenient and insn.opcode == 0xBF and insn.off == -1 and max(insn.dst, insn.src) <= 10:
+                # BPF_MOV64_PERCPU_REG (verifier-inserted): mov dst, src; add dst, gs:[this_cpu_off]
+                dst, src = BPF_TO_X86[insn.dst], BPF_TO_X86[insn.src]
+                gs_add = b"\x65" + x86.rex(True, dst, 0) + bytes([0x03, x86.modrm(0, dst, 4), 0x25])
+                return x86.mov_reg(True, dst, src) + gs_add + x86.i32(0)
             if self.opts.lenient:
                 return b"\x0f\x0b"  # ud2
             raise JitError(pc, f"cannot translate opcode {insn.opcode:#04x}")

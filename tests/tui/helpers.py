@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from rich.console import Console
 from rich.text import Text
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -27,6 +28,7 @@ async def driving(
 ) -> AsyncIterator[tuple[BpfdbgApp, Pilot[None]]]:
     """The app over ``session`` under a Pilot, once its startup commands have run."""
     app = make_app(session, startup=startup, persist_history=False)
+    app.animation_level = "none"  # the tab underline's slide would cost every tab switch 0.4 s
     async with app.run_test(size=size) as pilot:
         await ran(pilot, app, 0, timeout=20)
         yield app, pilot
@@ -81,3 +83,12 @@ def static_text(app: BpfdbgApp, selector: str, width: int = 160) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(content)
     return console.export_text()
+
+
+def press_while_busy(app: BpfdbgApp, key: str, character: str | None = None) -> None:
+    """Send one key as the terminal driver would, without ``pilot.press``'s wait for the
+    process to go idle: while a command keeps a worker busy, that wait lasts its full second
+    for every key. The caller waits for what the key should do."""
+    if character is None and len(key) == 1:
+        character = key
+    app.post_message(events.Key(key, character))

@@ -17,7 +17,16 @@ from textual.command import CommandList, CommandPalette
 
 from bpfdbg.session import Session
 from bpfdbg.view import status_text
-from tests.tui.helpers import driving, notices, output, pane_text, press_and_run, static_text, status
+from tests.tui.helpers import (
+    driving,
+    notices,
+    output,
+    pane_text,
+    press_and_run,
+    press_while_busy,
+    static_text,
+    status,
+)
 from tests.tui.sessions import ENDLESS, raw, sample
 from tests.tui.waiting import settle, wait_for
 from tui.app import BpfdbgApp
@@ -177,10 +186,10 @@ async def interrupt(key: Key, press: str) -> None:
     async with driving(raw(ENDLESS, "endless", budget=10**12)) as (app, pilot):
         await pilot.press(press)  # nothing runs yet
         await wait_for(pilot, lambda: any("nothing is running" in n for n in notices(app)), "the idle notice")
-        await pilot.press("c")
+        press_while_busy(app, "c")
         await wait_for(pilot, lambda: "(Ctrl+C interrupts)" in status(app), "progress in the status line")
         assert app.busy == "run"
-        await pilot.press(press)
+        press_while_busy(app, press)
         await settle(pilot, app)
         assert app.session.status == "stopped" and app.session.live
         assert "stopped: interrupted" in status(app)
@@ -222,7 +231,7 @@ async def palette(key: Key, press: str) -> None:
     async with driving(sample("xdp_lb", 0), startup=["start"]) as (app, pilot):
         await pilot.press(press)
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
-        await pilot.press(*"info registers")
+        await pilot.press(*"info reg")
         await wait_for(
             pilot,
             lambda: (

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.tui.helpers import driving, notices, output, pane_text, press_and_run, status
+from tests.tui.helpers import driving, notices, output, pane_text, press_and_run, press_while_busy, status
 from tests.tui.sessions import ENDLESS, NULL_READ, raw, sample
 from tests.tui.waiting import settle, wait_for
 from tui.app import BpfdbgApp
@@ -40,7 +40,7 @@ async def test_a_fault_shows_in_the_status_line_and_the_code_pane() -> None:
 async def test_an_endless_loop_shows_progress_stays_responsive_and_ctrl_c_stops_it() -> None:
     async with driving(raw(ENDLESS, "endless", budget=10**12), startup=["start"]) as (app, pilot):
         done = app.commands_run
-        await pilot.press("c")
+        press_while_busy(app, "c")
         await wait_for(pilot, lambda: progress_count(app) > 0, "progress in the status line")
         assert app.busy == "continue" and "(Ctrl+C interrupts)" in status(app)
         first = progress_count(app)
@@ -48,17 +48,18 @@ async def test_an_endless_loop_shows_progress_stays_responsive_and_ctrl_c_stops_
         # the screen answers keys meanwhile: the cursor moves, help opens and closes
         code = app.query_one("#code", CodePane)
         line = code.cursor
-        await pilot.press("down")
+        press_while_busy(app, "down")
         await wait_for(pilot, lambda: code.cursor == line + 1, "the cursor to move")
-        await pilot.press("question_mark")
+        press_while_busy(app, "question_mark", "?")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
-        await pilot.press("escape")
+        press_while_busy(app, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help screen closed")
         # another command waits for this one: refused with a notice, not queued
-        await pilot.press("i")
+        press_while_busy(app, "i")
         await wait_for(pilot, lambda: any("still running" in n for n in notices(app)), "the busy notice")
         assert app.busy == "continue" and app.commands_run == done
-        await pilot.press("ctrl+c")
+        assert progress_count(app) > first
+        press_while_busy(app, "ctrl+c")
         await settle(pilot, app, timeout=15)
         assert app.commands_run == done + 1
         assert app.session.status == "stopped" and app.session.live

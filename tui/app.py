@@ -173,6 +173,8 @@ class BpfdbgApp(App[None]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.busy is not None:  # quitting during a long command: stop it, or the process
+            self.session.interrupt()  # would wait at exit for its worker thread to finish
 
     def on_resize(self, event: Any) -> None:
         self._layout_for(event.size.width)

@@ -4,7 +4,9 @@ bug is reported without losing the session."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
 import pytest
 
@@ -96,3 +98,20 @@ async def test_a_debugger_bug_is_reported_and_the_session_kept(monkeypatch: pyte
         monkeypatch.setattr(app.session, "execute", execute)
         await press_and_run(pilot, app, "i")
         assert app.session.pc == 1 and "stopped: stepped, insn 1" in status(app)
+
+
+async def test_quitting_during_an_endless_loop_stops_it() -> None:
+    """q while a command runs: the app exits and the command is interrupted, so the
+    process does not wait forever at exit for the worker thread."""
+    async with driving(raw(ENDLESS, "endless", budget=10**12)) as (app, pilot):
+        press_while_busy(app, "c")
+        await wait_for(pilot, lambda: "(Ctrl+C interrupts)" in status(app), "progress in the status line")
+        workers = [w for w in app.workers if w.group == "session" and not w.is_finished]
+        assert workers
+        press_while_busy(app, "q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    deadline = time.monotonic() + 10
+    while not all(w.is_finished for w in workers):
+        assert time.monotonic() < deadline, "the command still runs after the app quit"
+        await asyncio.sleep(0.05)
+    assert app.session.status == "stopped"

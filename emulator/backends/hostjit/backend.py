@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -36,7 +37,7 @@ from unicorn import (
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
 from emulator.backends.hostjit import control, layout
-from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, Cpu, new_cpu
+from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, BatchReader, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
 from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
 from emulator.backends.hostjit.listing import native_of
@@ -91,6 +92,15 @@ class _Site:
 
 
 @dataclass(frozen=True)
+class _Facts:
+    """Per program: exits -> shared epilogue address, successors, zero-byte instructions."""
+
+    exits: dict[int, int]
+    successors: dict[int, frozenset[int]]
+    instant: dict[int, int]
+
+
+@dataclass(frozen=True)
 class _Checkpoint:
     context: object
     rip: int
@@ -129,8 +139,11 @@ class HostJitBackend:
         self.world = RunWorld()
         self._ctx = HelperContext(lambda: self.world)
         self._uc: Cpu | None = None
+        self._bpf_regs: Callable[[], tuple[int, ...]] = tuple
+        self._args: Callable[[], tuple[int, ...]] = tuple
         self._mem = NativeMemory(self.world.space, layout.DATA_BASE)
         self._jits: dict[str, JitProgram] = {}
+        self._facts: dict[str, _Facts] = {}
         self._sites: dict[int, _Site] = {}
         self._hooked: set[int] = set()
         self._cur = Program(())
@@ -283,7 +296,7 @@ class HostJitBackend:
             )
         before = self.registers()
         out_before = len(self.output)
-        instant = self._instant_successor(pc)
+        instant = self._facts[self._cur.name].instant.get(pc)
         if instant is not None:  # zero native bytes: nothing runs
             self.insns += 1
             self.pc = instant
@@ -409,7 +422,7 @@ class HostJitBackend:
         if self._exit_regs is not None:
             return self._exit_regs
         if self._regs_cache is None:
-            self._regs_cache = tuple(self._machine().reg_read_batch(BPF_UC))
+            self._regs_cache = self._bpf_regs()
         return self._regs_cache
 
     def run_status(self) -> str:
@@ -524,7 +537,10 @@ class HostJitBackend:
             layout.TRAMPOLINE_BASE + layout.TRAMPOLINE_SIZE - 1,
         )
         self._uc = uc
+        self._bpf_regs = BatchReader(uc, BPF_UC)  # r0-r10
+        self._args = BatchReader(uc, BPF_UC[1:6])  # r1-r5, a helper's arguments
         self._jits, self._sites, self._hooked = {}, {}, set()
+        self._facts = {}
 
     def _mmio_read(self, uc: object, offset: int, size: int, ud: object) -> int:
         return self._mem.read(uc, offset, size, ud)
@@ -576,6 +592,7 @@ class HostJitBackend:
             uc.mem_write(fn.base, fn.code)
             self._index(prog, fn)
         self._jits[prog.name] = jit
+        self._facts[prog.name] = self._learn(prog, jit)
         return jit
 
     def _index(self, prog: Program, fn: Function) -> None:
@@ -603,15 +620,6 @@ class HostJitBackend:
         assert fn is not None
         return fn
 
-    def _successor(self, pc: int) -> int:
-        insn = self._cur.insns[pc]
-        assert insn is not None and insn.info is not None
-        if insn.info.form in (Form.JA, Form.JA32):
-            target = insn.jump_target(pc)
-            assert target is not None
-            return target
-        return pc + insn.slots
-
     def _bad_target(self, uc: Cpu) -> int:
         """The eBPF pc a jump into the middle of a lddw aimed at (from the stub's return address)."""
         stub = self._mem.get_u64(uc.reg_read(RSP)) - 5
@@ -620,18 +628,34 @@ class HostJitBackend:
                 return fn.bad_targets[stub - fn.base]
         return self.pc
 
-    def _instant_successor(self, pc: int) -> int | None:
-        """For an instruction that produced no native bytes (``ja +0``, ``le64``, ``mod`` by
-        0): the instruction that starts at the same native address next. None when the
-        instruction has bytes, or when its successor is past its function (the native code
-        then reaches the fall-off call)."""
-        jit = self._jit_for(self._cur)
-        rng = jit.range_of(pc)
-        if rng is None or rng[0] != rng[1]:
-            return None
-        succ = self._successor(pc)
-        nxt = jit.range_of(succ) if 0 <= succ < self._cur.nslots else None
-        return succ if nxt is not None and nxt[0] == rng[0] else None
+    def _learn(self, prog: Program, jit: JitProgram) -> _Facts:
+        """What the boundary hook needs per instruction, computed once per program: the exits
+        (with the shared epilogue's address), each instruction's static successors, and the
+        instructions that produced no native bytes (``ja +0``, ``le64``, ``mod`` by 0) with
+        the instruction that starts at the same native address next (none when that would be
+        past the function: the native code then reaches the fall-off call)."""
+        facts = _Facts({}, {}, {})
+        for pc, insn in enumerate(prog.insns):
+            if insn is None or insn.info is None:
+                continue
+            fn = jit.function_of(pc)
+            rng = jit.range_of(pc)
+            if fn is None or rng is None:
+                continue
+            if insn.info.form is Form.EXIT:
+                facts.exits[pc] = fn.base + fn.cleanup if fn.cleanup is not None else -1
+            target = insn.jump_target(pc)
+            facts.successors[pc] = frozenset({pc + insn.slots} | ({target} if target is not None else set()))
+            if rng[0] == rng[1]:
+                succ = (
+                    target
+                    if insn.info.form in (Form.JA, Form.JA32) and target is not None
+                    else pc + insn.slots
+                )
+                nxt = jit.range_of(succ) if 0 <= succ < prog.nslots else None
+                if nxt is not None and nxt[0] == rng[0]:
+                    facts.instant[pc] = succ
+        return facts
 
     def _read_now(self, addr: int, size: int) -> bytes:
         try:
@@ -657,7 +681,7 @@ class HostJitBackend:
         except ProgramExit as done:
             self.insns -= 1
             uc.reg_write(RAX, done.retval & M64)
-            self._exit_regs = tuple(uc.reg_read_batch(BPF_UC))
+            self._exit_regs = self._bpf_regs()
             return self._finish(StopEvent(StopReason.EXIT, self.pc, self.insns, retval=done.retval))
         except (MemoryFaultError, FaultError, HelperFaultError, UcError, EmulatorError) as exc:
             return self._fault(exc)
@@ -666,7 +690,7 @@ class HostJitBackend:
         if self._stop is not None:
             return self._stop
         if self._rip == layout.RET_TRAP:
-            regs = self._exit_regs or tuple(uc.reg_read_batch(BPF_UC))
+            regs = self._exit_regs or self._bpf_regs()
             self._exit_regs = regs
             return self._finish(StopEvent(StopReason.EXIT, self.pc, self.insns, retval=regs[0]))
         if self._mode == "run":
@@ -698,7 +722,7 @@ class HostJitBackend:
             fault = Fault(self.pc, "native", f"x86 exception: {exc}{where}")
         else:
             fault = Fault(self.pc, "internal", f"{type(exc).__name__}: {exc}")
-        self._exit_regs = tuple(uc.reg_read_batch(BPF_UC))
+        self._exit_regs = self._bpf_regs()
         return self._finish(StopEvent(StopReason.FAULT, self.pc, self.insns, fault=fault))
 
     def _halt(self, pc: int, event: StopEvent | None) -> bool:
@@ -732,11 +756,9 @@ class HostJitBackend:
             self._arriving = None
             return self._enter(pc)
         prev = self.pc
-        insn = self._cur.insns[prev]
-        assert insn is not None and insn.info is not None
-        if insn.info.form is Form.EXIT:
-            fn = self._program_jit_fn(self._cur, prev)
-            if fn.cleanup is not None and address == fn.base + fn.cleanup:
+        facts = self._facts[self._cur.name]
+        if prev in facts.exits:
+            if address == facts.exits[prev]:
                 return True  # a later exit jumping to the shared epilogue
             frame = self._frames.pop()
             depth = len(self._frames) + 1
@@ -747,12 +769,10 @@ class HostJitBackend:
             if self._mode == "run" and len(self._frames) <= self._max_depth:
                 return self._halt(pc, StopEvent(StopReason.DEPTH, pc, self.insns))
             return self._enter(pc)
-        successors = {prev + insn.slots}
-        target = insn.jump_target(prev)
-        if target is not None:
-            successors.add(target)
-        pc = next((p for p in pcs if p in successors), pcs[0])
-        return self._enter(pc)
+        if len(pcs) == 1:
+            return self._enter(pcs[0])
+        successors = facts.successors[prev]
+        return self._enter(next((p for p in pcs if p in successors), pcs[0]))
 
     def _enter(self, pc: int, first: bool = False) -> bool:
         """Execute the instruction at ``pc`` (and zero-byte ones that lead to the next)."""
@@ -773,17 +793,16 @@ class HostJitBackend:
             first = False
             self.insns += 1
             self.pc = pc
-            insn = self._cur.insns[pc]
-            assert insn is not None and insn.info is not None
-            if insn.info.form is Form.EXIT:
+            facts = self._facts[self._cur.name]
+            if pc in facts.exits:
                 if not self._frames:
-                    self._exit_regs = tuple(self._machine().reg_read_batch(BPF_UC))
+                    self._exit_regs = self._bpf_regs()
                 # the epilogue's `leave` needs rbp = this frame's pointer; a program that wrote
                 # r10 (which the verifier forbids, the interp allows) would otherwise lose its frame
                 self._machine().reg_write(BPF_UC[10], frame_pointer(len(self._frames)))
                 if self._frames and self._callbacks and self._callbacks[-1].depth == len(self._frames):
                     return control.callback_exit(self)
-            instant = self._instant_successor(pc)
+            instant = facts.instant.get(pc)
             if instant is not None:
                 pc = instant
                 if self._mode == "step":
@@ -794,7 +813,7 @@ class HostJitBackend:
     def _stops_here(self, pc: int) -> bool:
         guards = self._guards.get(pc)
         if guards:
-            regs = self._machine().reg_read_batch(BPF_UC)
+            regs = self._bpf_regs()
             return any(_guard_holds(g, regs) for g in guards)
         return pc in self._stop_pcs
 
@@ -890,7 +909,7 @@ class HostJitBackend:
         if hid in CONTROL_HELPERS and self._cur.prog_type != "raw":
             control.control(self, hid, uc)
             return
-        regs = uc.reg_read_batch(BPF_UC[1:6])
+        regs = self._args()
         uc.reg_write(RAX, control.helper_caller(self, hid)(*regs))
 
 

@@ -41,7 +41,7 @@ def control(m: HostJitBackend, hid: int, uc: Cpu) -> None:
         raise HelperFaultError(
             f"call to helper #{hid}, which bpfdbg does not implement for {m._helpers.name} programs"
         )
-    regs = tuple(uc.reg_read_batch(BPF_UC))
+    regs = m._bpf_regs()
     if hid == 12:
         tail_call(m, regs, uc)
     elif hid == 181:
@@ -227,7 +227,7 @@ def set_regs(uc: Cpu, values: tuple[int, ...]) -> None:
 def callx(m: HostJitBackend, insn: Insn, uc: Cpu) -> None:
     value = uc.reg_read(BPF_UC[insn.dst])
     if value in m._helpers:
-        regs = uc.reg_read_batch(BPF_UC[1:6])
+        regs = m._args()
         uc.reg_write(RAX, helper_caller(m, value)(*regs))
         return
     off = value - CODE_BASE

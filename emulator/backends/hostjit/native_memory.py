@@ -11,9 +11,10 @@ addresses, callee-saved pushes) and live in ``scratch``.
 
 from __future__ import annotations
 
-from emulator.memory import STACK_BASE, STACK_WINDOW, AddressSpace, Region
+from emulator.memory import STACK_BASE, STACK_SIZE, STACK_WINDOW, AddressSpace, Region
 
 SCRATCH_FRAMES = 12  # stack windows backed by scratch (call depth limit + room for the frame tops)
+NATIVE_ONLY = STACK_WINDOW - STACK_SIZE  # the low part of each stack window is never a frame
 _NONE = Region("<none>", "none", -(1 << 70), bytearray())
 
 
@@ -36,8 +37,19 @@ class NativeMemory:
         self._last = region
         return region
 
+    def _native_only(self, addr: int, size: int) -> int:
+        """The scratch offset when [addr, addr+size) is native stack only (pushes, saved rbp,
+        return addresses), else -1."""
+        off = addr - STACK_BASE
+        if 0 <= off < len(self.scratch) - 8 and (off % STACK_WINDOW) + size <= NATIVE_ONLY:
+            return off
+        return -1
+
     def read(self, _uc: object, offset: int, size: int, _ud: object) -> int:
         addr = self.base + offset
+        scratch = self._native_only(addr, size)
+        if scratch >= 0:
+            return int.from_bytes(self.scratch[scratch : scratch + size], "little")
         region = self._region(addr, size)
         if region is not None:
             off = addr - region.base
@@ -47,6 +59,10 @@ class NativeMemory:
     def write(self, _uc: object, offset: int, size: int, value: int, _ud: object) -> None:
         addr = self.base + offset
         data = value.to_bytes(size, "little")
+        scratch = self._native_only(addr, size)
+        if scratch >= 0:
+            self.scratch[scratch : scratch + size] = data
+            return
         region = self._region(addr, size)
         if region is not None:
             off = addr - region.base

@@ -419,6 +419,10 @@ class BpfdbgApp(App[None]):
                 command = f"advance {where}"
             else:
                 numbers = [n for ln, n in source.breakpoints if ln == line]
+                if not numbers and self.busy is None:  # no command runs: the stop table holds still
+                    # a line without code got its breakpoint on the next line with code: the
+                    # breakpoint set from this line is still this line's to toggle off
+                    numbers = [bp.number for bp in self.session.stops.breakpoints() if bp.spec == where]
                 command = "delete " + " ".join(map(str, numbers)) if numbers else f"break {where}"
         self.run_command(command, *message.then)
 

@@ -142,6 +142,19 @@ async def toggle_breakpoint(key: Key, press: str) -> None:
         assert bp_pcs(app) == []
         assert "(bpfdbg) delete 1" in output(app)
         assert pane_text(app, "#code").splitlines()[code.cursor].startswith(" ")
+        # in the source view, by line; a line without code gets its breakpoint on the next
+        # line with code, and the key on the same line takes it away again
+        await pilot.press("v")
+        await wait_for(pilot, lambda: code.source_mode, "the source view")
+        for line, site in ((201, 18), (186, 3)):
+            assert code.move_to_target(("line", line))
+            await press_and_run(pilot, app, press)
+            assert f"(bpfdbg) break xdp_lb.c:{line}" in output(app) and bp_pcs(app) == [site]
+            assert code.target == ("line", line)
+            marked = app.rendered.view.source.breakpoints  # type: ignore[union-attr]
+            assert [ln for ln, _ in marked] == [201 if line == 201 else 188]
+            await press_and_run(pilot, app, press)
+            assert output(app)[-1].startswith("(bpfdbg) delete ") and bp_pcs(app) == []
 
 
 async def run_to_cursor(key: Key, press: str) -> None:
@@ -152,6 +165,12 @@ async def run_to_cursor(key: Key, press: str) -> None:
         assert app.session.pc == 22 and app.session.status == "stopped"
         assert "(bpfdbg) advance *22" in output(app)
         assert code.target == 22 and bp_pcs(app) == []
+        await pilot.press("v")  # in the source view: to the cursor's line
+        await wait_for(pilot, lambda: code.source_mode, "the source view")
+        assert code.move_to_target(("line", 213))
+        await press_and_run(pilot, app, press)
+        assert "(bpfdbg) advance xdp_lb.c:213" in output(app)
+        assert app.rendered.view.source.current == 213 and code.target == ("line", 213)  # type: ignore[union-attr]
 
 
 async def cursor_to_pc(key: Key, press: str) -> None:

@@ -40,7 +40,7 @@ from emulator.backends.hostjit import control, layout
 from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, BatchReader, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
 from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
-from emulator.backends.hostjit.listing import native_of
+from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
 from emulator.backends.hostjit.services import FaultError, HelperContext, ProgramExit, RunWorld
 from emulator.diagnostics import Diagnostic, Severity
@@ -141,6 +141,7 @@ class HostJitBackend:
         self._uc: Cpu | None = None
         self._bpf_regs: Callable[[], tuple[int, ...]] = tuple
         self._args: Callable[[], tuple[int, ...]] = tuple
+        self._gpr: list[BatchReader] = []
         self._mem = NativeMemory(self.world.space, layout.DATA_BASE)
         self._jits: dict[str, JitProgram] = {}
         self._facts: dict[str, _Facts] = {}
@@ -370,6 +371,12 @@ class HostJitBackend:
         self._require()
         return native_of(self._jit_for(self._cur), pc, syntax)
 
+    def native_image_listing(self, syntax: str = "intel") -> list[ListingLine]:
+        """The running program's whole image (prologues and epilogues included), each native
+        instruction tagged with the eBPF instruction it belongs to."""
+        self._require()
+        return image_listing(self._jit_for(self._cur), syntax)
+
     def jit(self, prog: Program | None = None) -> JitProgram:
         """The JIT image of ``prog`` (default: the program executing now)."""
         self._require()
@@ -539,6 +546,7 @@ class HostJitBackend:
         self._uc = uc
         self._bpf_regs = BatchReader(uc, BPF_UC)  # r0-r10
         self._args = BatchReader(uc, BPF_UC[1:6])  # r1-r5, a helper's arguments
+        self._gpr = [BatchReader(uc, (reg,)) for reg in UC_IDS]  # one x86 register, by number
         self._jits, self._sites, self._hooked = {}, {}, set()
         self._facts = {}
 
@@ -844,7 +852,7 @@ class HostJitBackend:
         """The interpreter's checks for the eBPF access about to run at ``address``."""
         uc = self._machine()
         space = self.space
-        addr = uc.reg_read(UC_IDS[acc.base]) + acc.off  # unwrapped, as the interp computes it
+        addr = self._gpr[acc.base]()[0] + acc.off  # unwrapped, as the interp computes it
         size = acc.size
         if acc.kind in ("load", "loadsx"):
             region = space.region_for(addr, size, "read")

@@ -39,6 +39,7 @@ def test_whole_image_listing_names_each_instruction() -> None:
     m = make("mov %r0, 1\nexit")
     lines = image_listing(m.jit())
     assert [line.pc for line in lines] == [None] * 5 + [0, 1, 1, None]
+    assert m.native_image_listing("att")[5].insn.text == "movl $1, %eax"
     text = format_listing(lines)
     assert "; insn 0" in text and "mov eax, 1" in text and "; function 0: frame" in text
 

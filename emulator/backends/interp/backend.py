@@ -39,6 +39,7 @@ from emulator.memory import (
 from emulator.program import Program
 from emulator.progtypes import RunSetup, prog_type
 from emulator.progtypes.packet import PacketBuffer
+from emulator.pseudo_values import PseudoValueError, pseudo_value
 from emulator.state import (
     Fault,
     Frame,
@@ -840,39 +841,10 @@ class InterpBackend:
         return call
 
     def _pseudo_value(self, insn: Insn, pc: int, prog: Program, env: Environment | None = None) -> int:
-        assert insn.info is not None
-        src = insn.info.variant
-        env = env or self._env
-        if src == PseudoSrc.FUNC:
-            return CODE_BASE + (pc + 1 + insn.imm) * 8
-        if src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and 0 <= insn.imm < len(env.maps):
-            if src == PseudoSrc.MAP_IDX:
-                return MapMemory.map_ptr(insn.imm)
-            spec = env.maps[insn.imm]
-            offset = insn.imm_hi & 0xFFFFFFFF
-            if spec.type is not MapType.ARRAY or offset >= spec.value_size:
-                raise _LoadError(
-                    Diagnostic(
-                        pc,
-                        "bad-map-value",
-                        f"lddw map_idx_value: map {spec.name} "
-                        f"is {spec.type.label} with {spec.value_size}-byte values; "
-                        f"offset {offset} is not inside value 0",
-                        insn.encode(),
-                    )
-                )
-            return MapMemory.global_value_ptr(insn.imm, spec) + offset
-        kind = PseudoSrc(src).name.lower()
-        raise _LoadError(
-            Diagnostic(
-                pc,
-                "unresolved-pseudo",
-                f"lddw with pseudo source {kind} ({src}) refers to "
-                f"{'a map' if 'map' in kind else 'a kernel object'} "
-                f"(imm {insn.imm}), but none is loaded with this program",
-                insn.encode(),
-            )
-        )
+        try:
+            return pseudo_value(insn, pc, env or self._env)
+        except PseudoValueError as err:
+            raise _LoadError(err.diag) from None
 
 
 class _HelperContext:

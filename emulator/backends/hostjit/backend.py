@@ -46,6 +46,7 @@ from emulator.backends.hostjit.services import FaultError, HelperContext, Progra
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
+from emulator.guards import guard_holds
 from emulator.helpers.registry import HelperFaultError
 from emulator.isa.fields import AtomicOp, CallKind, PseudoSrc
 from emulator.isa.table import Form
@@ -822,7 +823,7 @@ class HostJitBackend:
         guards = self._guards.get(pc)
         if guards:
             regs = self._bpf_regs()
-            return any(_guard_holds(g, regs) for g in guards)
+            return any(guard_holds(g, regs) for g in guards)
         return pc in self._stop_pcs
 
     def _pre_call(self, pc: int) -> None:
@@ -919,18 +920,3 @@ class HostJitBackend:
             return
         regs = self._args()
         uc.reg_write(RAX, control.helper_caller(self, hid)(*regs))
-
-
-def _guard_holds(guard: Guard, regs: tuple[int, ...]) -> bool:
-    v = regs[guard.reg]
-    op = guard.op
-    if op == "&":
-        return bool(v & guard.value)
-    return {
-        "==": v == guard.value,
-        "!=": v != guard.value,
-        "<": v < guard.value,
-        "<=": v <= guard.value,
-        ">": v > guard.value,
-        ">=": v >= guard.value,
-    }[op]

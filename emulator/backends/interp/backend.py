@@ -20,6 +20,7 @@ from emulator.backends.interp import codegen, runtime
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
+from emulator.guards import guard_holds
 from emulator.helpers.fib import FibTable
 from emulator.helpers.registry import HelperFaultError, HelperSpec
 from emulator.isa.fields import CallKind, PseudoSrc
@@ -525,7 +526,7 @@ class InterpBackend:
 
     def _stops_here(self, pc: int, pcs: frozenset[int], guards: dict[int, list[Guard]]) -> bool:
         if pc in guards:
-            return any(_guard_holds(g, self.regs) for g in guards[pc])
+            return any(guard_holds(g, self.regs) for g in guards[pc])
         return pc in pcs
 
     # code generation ----------------------------------------------------------------------
@@ -906,18 +907,3 @@ class _HelperContext:
     @property
     def reservations(self) -> dict[int, tuple[Map, Element]]:
         return self._b._reservations
-
-
-def _guard_holds(guard: Guard, regs: list[int]) -> bool:
-    v = regs[guard.reg]
-    op = guard.op
-    if op == "&":
-        return bool(v & guard.value)
-    return {
-        "==": v == guard.value,
-        "!=": v != guard.value,
-        "<": v < guard.value,
-        "<=": v <= guard.value,
-        ">": v > guard.value,
-        ">=": v >= guard.value,
-    }[op]

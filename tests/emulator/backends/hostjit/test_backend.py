@@ -8,6 +8,7 @@ from emulator.backends.base import Capabilities, create
 from emulator.backends.hostjit.backend import HostJitBackend
 from emulator.backends.hostjit.listing import format_listing, image_listing
 from emulator.env import Environment, RunInput
+from emulator.maps import MapSpec, MapType
 from emulator.memory import frame_pointer
 from emulator.program import Program
 from emulator.state import StopCondition, StopReason
@@ -85,6 +86,40 @@ def test_bpf_loop_callback_runs_in_its_own_frame() -> None:
         runs.append((trace, event.stop))
     assert runs[0] == runs[1]
     assert runs[1][1] is not None and runs[1][1].retval == 4
+
+
+def test_for_each_map_elem_visits_like_interp() -> None:
+    """Each callback sees the key and value pointers the interp gives it; the sum of the
+    values comes back, and every step agrees (frames, r0-r10, the stores into the values)."""
+    text = (
+        "lddw %r1, map[idx:0]\nlddw %r2, func[cb]\nmov %r3, %r10\nadd %r3, -8\nstdw [%r3+0], 0\n"
+        "mov %r4, 0\ncall 164\nldxdw %r0, [%r10-8]\nexit\n"
+        "cb:\nldxdw %r5, [%r4+0]\nldxw %r6, [%r3+0]\nadd %r5, %r6\nstxdw [%r4+0], %r5\nstw [%r3+0], 0\n"
+        "mov %r0, 0\nexit"
+    )
+    spec = MapSpec(
+        "values",
+        MapType.ARRAY,
+        4,
+        4,
+        3,
+        initial=tuple((i.to_bytes(4, "little"), (10 * i + 1).to_bytes(4, "little")) for i in range(3)),
+    )
+    prog = Program.from_insns(assemble(text), prog_type="xdp")
+    runs = []
+    for name in ("interp", "host-jit"):
+        machine = create(name)
+        assert machine.load(prog, Environment(maps=(spec,))).ok
+        machine.reset(RunInput(packet=bytes(64)))
+        trace = []
+        while True:
+            event = machine.step()
+            trace.append((event.pc, event.next_pc, event.mem, machine.registers(), machine.state().frames))
+            if event.stop is not None:
+                break
+        runs.append((trace, event.stop, machine.state().maps))
+    assert runs[0] == runs[1]
+    assert runs[1][1] is not None and runs[1][1].retval == 1 + 11 + 21
 
 
 def test_checkpoint_inside_a_callee_restores_native_state() -> None:

@@ -235,13 +235,21 @@ async def test_clicking_a_breakpoint_row_toggles_enable() -> None:
         assert "(bpfdbg) enable 1" in output(app) and app.session.stops.breakpoints()[0].enabled
 
 
-async def test_clicking_a_frame_selects_it() -> None:
-    async with driving(sample("xdp_subprog_globals", 0), startup=["break parse_ipv4", "run"]) as (app, pilot):
+@pytest.mark.parametrize(("size", "pane"), [(WIDE, "#stack"), (NARROW, "#stack-tab")])
+async def test_clicking_a_frame_selects_it(size: tuple[int, int], pane: str) -> None:
+    startup = ["break parse_ipv4", "run"]
+    async with driving(sample("xdp_subprog_globals", 0), size=size, startup=startup) as (app, pilot):
+        if pane == "#stack-tab":
+            await show_tab(app, pilot, "tab-stack")
         before = app.commands_run
-        await click_line(app, pilot, "#stack", ("frame", 1))
+        await click_line(app, pilot, pane, ("frame", 1))
         await ran(pilot, app, before)
         assert "(bpfdbg) frame 1" in output(app) and app.session.selected_frame == 1
-        assert "> #1 xdp_port_blocker insn 10" in pane_text(app, "#stack")
+        assert "> #1 xdp_port_blocker insn 10" in pane_text(app, pane)
+        before = app.commands_run
+        await click_line(app, pilot, pane, ("frame", 0))
+        await ran(pilot, app, before)
+        assert "(bpfdbg) frame 0" in output(app) and app.session.selected_frame == 0
 
 
 # -- the command bar -----------------------------------------------------------------------------

@@ -112,7 +112,7 @@ class _Checkpoint:
     callbacks: tuple[CallbackLoop, ...]
     noutput: int
     regions: tuple[tuple[str, bytes], ...]
-    scratch: bytes
+    scratch: tuple[tuple[int, bytes], ...]  # the native stack slots in use (sparse)
     final: StopEvent | None
     status: str
     exit_regs: tuple[int, ...] | None
@@ -462,7 +462,7 @@ class HostJitBackend:
             tuple(replace(cb) for cb in self._callbacks),
             len(w.output),
             tuple((r.name, bytes(r.data)) for r in self.space if r.kind in ("stack", "mem")),
-            bytes(self._mem.scratch),
+            self._mem.used_scratch(),
             self._final,
             self._status,
             self._exit_regs,
@@ -475,6 +475,18 @@ class HostJitBackend:
             dict(ctx.values) if ctx is not None else None,
             world,
         )
+
+    @staticmethod
+    def checkpoint_bytes(cp: _Checkpoint) -> int:
+        """About how much memory a checkpoint holds (what the history's bound counts)."""
+        size = 1024 + sum(len(data) for _, data in cp.regions) + sum(len(chunk) for _, chunk in cp.scratch)
+        if cp.packet is not None:
+            size += len(cp.packet[0])
+        for m in cp.world[0].maps:
+            for key, value in m.items():
+                values = value if isinstance(value, list | tuple) else [value]
+                size += 96 + len(key) + sum(len(v) if isinstance(v, bytes | bytearray) else 8 for v in values)
+        return size
 
     def restore(self, cp: _Checkpoint) -> None:
         w = self.world
@@ -495,7 +507,7 @@ class HostJitBackend:
                     Region(name, "mem", CTX_BASE, bytearray(data))
                 )
             region.data[:] = data
-        self._mem.scratch[:] = cp.scratch
+        self._mem.restore_scratch(cp.scratch)
         if cp.packet is not None and w.setup.packet is not None:
             w.setup.packet.load(cp.packet)
         if cp.ctx is not None and w.setup.ctx is not None:

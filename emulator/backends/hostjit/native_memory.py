@@ -87,6 +87,18 @@ class NativeMemory:
         if 0 <= off < len(self.scratch):
             self.scratch[off] = byte
 
+    def used_scratch(self, chunk: int = 64) -> tuple[tuple[int, bytes], ...]:
+        """The non-zero parts of the native stack slots (a checkpoint keeps only these)."""
+        zero = bytes(chunk)
+        data = self.scratch
+        return tuple((off, bytes(data[off : off + chunk])) for off in range(0, len(data), chunk)
+                     if data[off : off + chunk] != zero)  # fmt: skip
+
+    def restore_scratch(self, used: tuple[tuple[int, bytes], ...]) -> None:
+        self.scratch[:] = bytes(len(self.scratch))
+        for off, data in used:
+            self.scratch[off : off + len(data)] = data
+
     # the native code's own stack slots, written by the machine itself -----------------------
     def put_u64(self, addr: int, value: int) -> None:
         off = addr - STACK_BASE

@@ -80,3 +80,17 @@ def test_stepping_agrees_after_every_instruction(obj_name: str, prog_name: str) 
             assert interp.position() == jit.position(), where
             if a.stop is not None:
                 break
+
+
+@pytest.mark.parametrize(("obj_name", "prog_name"), CASES, ids=[f"{o}:{p}" for o, p in CASES])
+def test_checkpoints_replay_the_rest_of_the_run(obj_name: str, prog_name: str) -> None:
+    """Restoring a checkpoint taken part way (inside callees, callbacks, after tail calls)
+    and running on ends exactly as the run that went on from there."""
+    (_, jit), packets, _ = _setup(obj_name, prog_name)
+    for packet in packets[:6]:
+        jit.reset(RunInput(packet=packet.data))
+        jit.run(StopCondition(max_insns=7 + 11 * packet.index))
+        cp = jit.checkpoint()  # type: ignore[attr-defined]
+        first = _end(jit, jit.run(StopCondition()))
+        jit.restore(cp)  # type: ignore[attr-defined]
+        assert _end(jit, jit.run(StopCondition())) == first, f"packet {packet.index}"

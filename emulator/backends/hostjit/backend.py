@@ -89,7 +89,6 @@ class _Site:
     pcs: tuple[int, ...] = ()  # eBPF instructions starting here (zero-byte ones first)
     access: MemAccess | None = None
     call_pc: int | None = None  # a bpf-to-bpf call instruction
-    fn: Function | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,6 @@ class HostJitBackend:
         self._jits: dict[str, JitProgram] = {}
         self._facts: dict[str, _Facts] = {}
         self._sites: dict[int, _Site] = {}
-        self._hooked: set[int] = set()
         self._cur = Program(())
         self._interrupt = threading.Event()
         self.pc = 0
@@ -560,7 +558,7 @@ class HostJitBackend:
         self._bpf_regs = BatchReader(uc, BPF_UC)  # r0-r10
         self._args = BatchReader(uc, BPF_UC[1:6])  # r1-r5, a helper's arguments
         self._gpr = [BatchReader(uc, (reg,)) for reg in UC_IDS]  # one x86 register, by number
-        self._jits, self._sites, self._hooked = {}, {}, set()
+        self._jits, self._sites = {}, {}
         self._facts = {}
 
     def _mmio_read(self, uc: object, offset: int, size: int, ud: object) -> int:
@@ -621,7 +619,7 @@ class HostJitBackend:
         sites: dict[int, _Site] = {}
 
         def site(addr: int) -> _Site:
-            return sites.setdefault(addr, _Site(prog.name, fn=fn))
+            return sites.setdefault(addr, _Site(prog.name))
 
         for pc in sorted(fn.ranges):
             start, end = fn.ranges[pc]

@@ -132,3 +132,25 @@ def test_checkpoint_inside_a_callee_restores_native_state() -> None:
     assert m.position()[2] == 1 and m.native_pc() == m.jit().range_of(4)[0]  # type: ignore[index]
     again = m.run(StopCondition())
     assert first == again and again.retval == 12
+
+
+def test_finish_from_a_callback_stops_after_the_helper_like_interp() -> None:
+    text = (
+        "mov %r1, 4\nlddw %r2, func[cb]\nmov %r3, 0\nmov %r4, 0\ncall 181\nadd %r0, 100\nexit\n"
+        "cb:\nadd %r0, 1\nmov %r0, 0\nexit"
+    )
+    prog = Program.from_insns(assemble(text), prog_type="xdp")
+    seen = []
+    for name in ("interp", "host-jit"):
+        machine = create(name)
+        assert machine.load(prog, Environment()).ok
+        machine.reset(RunInput(packet=bytes(64)))
+        for _ in range(7):  # into the callback
+            machine.step()
+        inside = machine.position()
+        finish = machine.run(StopCondition(depth_at_most=0))
+        after = (machine.position(), machine.registers())
+        seen.append((inside, finish, after, machine.run(StopCondition()), machine.registers()))
+    assert seen[0] == seen[1]
+    assert seen[1][0][2] == 1 and seen[1][1].reason is StopReason.DEPTH and seen[1][1].pc == 6
+    assert seen[1][3].retval == 104

@@ -59,6 +59,7 @@ class CodeView:
     current: int | None  # pc of the next instruction when stopped
     preview: str = ""  # "# taken", or the helper call with named arguments
     faulted: bool = False
+    frame: int | None = None  # pc of the selected caller frame (after up/frame N), else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,12 @@ class ViewBuilder:
         if s.live and current is not None:
             taken, below = preview(s, current, program)
             suffix = taken.strip() or (below or "")
-        return CodeView(program, tuple(rows), current, suffix, s.status == "faulted")
+        frame = None
+        if s.started and s.selected_frame > 0:
+            frames = s.frames()
+            if s.selected_frame < len(frames):
+                frame = frames[s.selected_frame][2]
+        return CodeView(program, tuple(rows), current, suffix, s.status == "faulted", frame)
 
     def _source(self, program: str) -> SourceView | None:
         s = self.session

@@ -49,6 +49,7 @@ from tui.widgets.panes import (
 
 # Forward stepping keys on a program that is not running start it instead.
 STARTS = frozenset({"continue", "next", "step", "nexti", "stepi", "finish"})
+QUEUE_LIMIT = 16  # commands that may wait while one runs
 NARROW = 120  # columns below which the side panes fold into tabs
 LOG_LIMIT = 5000
 
@@ -117,6 +118,7 @@ class BpfdbgApp(App[None]):
         self._unsubscribe: Callable[[], None] | None = None
         self.commands_run = 0
         self._shown_divergence: Rendered | None = None
+        self.pending: deque[tuple[list[str], bool, bool]] = deque()  # commands waiting their turn
         self.output: deque[Text] = deque(maxlen=LOG_LIMIT)  # the output pane's lines
         self._pending: list[Text] = []
         self.last_latency: float | None = None
@@ -204,16 +206,34 @@ class BpfdbgApp(App[None]):
         return text
 
     # -- running commands ---------------------------------------------------------------------
-    def run_command(self, line: str, *then: str, echo: bool = True) -> bool:
-        """Run command lines on the session in a worker; False (and a notice) while another
-        command still runs."""
+    def run_command(self, line: str, *then: str, echo: bool = True, key: bool = False) -> bool:
+        """Run command lines on the session in a worker. While another command runs they
+        wait their turn (a held step key steps on as fast as the debugger answers), up to
+        QUEUE_LIMIT; False (and a notice) when the queue is full. Ctrl+C empties it."""
         if self.busy is not None:
-            self.notify(
-                f'"{self.busy}" is still running; Ctrl+C interrupts it', severity="warning", timeout=3
-            )
-            return False
+            if len(self.pending) >= QUEUE_LIMIT:
+                self.notify(
+                    f'"{self.busy}" is still running and {len(self.pending)} commands wait; '
+                    "Ctrl+C interrupts",
+                    severity="warning",
+                    timeout=3,
+                )
+                return False
+            self.pending.append(([line, *then], echo, key))
+            return True
         self._start([line, *then], echo=echo)
         return True
+
+    def _next_pending(self) -> None:
+        """Start the next waiting command; a key's command is mapped again now (a step key
+        on a program that has meanwhile exited starts it, as it would have been pressed now)."""
+        if self.busy is not None or not self.pending:
+            return
+        lines, echo, key = self.pending.popleft()
+        if key and len(lines) == 1:
+            self.action_command(lines[0])
+        else:
+            self._start(list(lines), echo=echo)
 
     def _start(self, lines: list[str | None], echo: bool = True) -> None:
         self.busy = next((line for line in lines if line), "loading")
@@ -264,6 +284,10 @@ class BpfdbgApp(App[None]):
         self.last_latency = time.perf_counter() - started
         if results and results[-1][1].quit:
             self.exit()
+            return
+        if results and not results[-1][1].ok:
+            self.pending.clear()  # a failed command: what was typed ahead assumed it worked
+        self._next_pending()
 
     def _show_result(self, line: str, result: CommandResult, echo: bool) -> None:
         if echo:
@@ -312,7 +336,11 @@ class BpfdbgApp(App[None]):
         code = self.query_one("#code", CodePane)
         # the cursor follows execution; a command that did not move it (a breakpoint set at
         # the cursor, a print) leaves the cursor where the user put it
-        moved = (code.code.program, code.code.current) != (view.code.program, view.code.current)
+        moved = (code.code.program, code.code.current, code.code.frame) != (
+            view.code.program,
+            view.code.current,
+            view.code.frame,
+        )
         code.code = view.code
         self._draw_code(keep_cursor=not moved)
         self._draw_registers()
@@ -362,7 +390,11 @@ class BpfdbgApp(App[None]):
     def action_command(self, line: str) -> None:
         """A key's command line. A stepping key on a program that is not running starts
         it first (stopping at its first instruction), as an IDE's step key does; continue
-        runs it."""
+        runs it. While a command runs, the key's line waits and is mapped when its turn
+        comes."""
+        if self.busy is not None:
+            self.run_command(line, key=True)
+            return
         word = line.split()[0]
         if self.rendered.view.state in ("idle", "exited", "faulted", "budget") and word in STARTS:
             if word in ("continue", "reverse-continue"):
@@ -379,6 +411,7 @@ class BpfdbgApp(App[None]):
         self.action_command(which)
 
     def action_interrupt(self) -> None:
+        self.pending.clear()
         if self.busy is not None:
             self.session.interrupt()
             self.notify("interrupting...", timeout=2)

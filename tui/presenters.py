@@ -101,15 +101,19 @@ def status_line(view: SessionView, busy: str | None = None, p: Palette = PALETTE
 # -- code ---------------------------------------------------------------------------------------
 def code_lines(code: CodeView, p: Palette = PALETTE) -> Lines:
     """The disassembly: function labels, source lines as ``;`` comments, then for each
-    instruction the breakpoint glyph, ``=>`` at the current one, pc, text, where a jump
-    goes and how often the instruction ran in this run."""
+    instruction the breakpoint glyph, ``=>`` at the current one (``^`` at the call of a
+    caller frame selected with up/frame N, which then gets the focus), pc, text, where a
+    jump goes and how often the instruction ran in this run."""
     rows: list[tuple[Text, object | None]] = []
     focus = None
     for row in code.rows:
         current = row.pc == code.current
-        rendered = _code_row(row, current, code.preview if current else "", code.faulted and current, p)
-        if current:
-            focus = len(rows) + len(rendered) - 1
+        frame = row.pc == code.frame and not current
+        rendered = _code_row(
+            row, current, frame, code.preview if current else "", code.faulted and current, p
+        )
+        if (current and code.frame is None) or frame:
+            focus = len(rows) + len(rendered) - 1  # the selected frame's line is where to look
         rows.extend(rendered)
     if focus is None:  # not running: the cursor starts on the first instruction
         focus = next((i for i, (_, target) in enumerate(rows) if target is not None), None)
@@ -118,7 +122,7 @@ def code_lines(code: CodeView, p: Palette = PALETTE) -> Lines:
 
 @lru_cache(maxsize=32768)
 def _code_row(
-    row: CodeRow, current: bool, preview: str, faulted: bool, p: Palette
+    row: CodeRow, current: bool, frame: bool, preview: str, faulted: bool, p: Palette
 ) -> tuple[tuple[Text, object | None], ...]:
     """One instruction's lines. Cached: between two steps only the rows whose marker,
     count or breakpoint changed are new objects, so the pane re-renders only those."""
@@ -132,6 +136,8 @@ def _code_row(
     line.append(BP_GLYPH[row.bp], style=style)
     if current:
         line.append(" => ", style=p.error if faulted else p.current)
+    elif frame:
+        line.append(" ^  ", style=p.current)  # the call in the frame selected with up/frame N
     elif row.is_target:
         line.append(" >  ", style=p.target)  # something jumps here
     else:
@@ -197,9 +203,13 @@ def register_lines(
 
 
 def stack_lines(stack: StackView, p: Palette = PALETTE) -> Lines:
-    """The selected frame as 8-byte slots ``fp-8  00 00 .. 00`` (slots the last step wrote
-    marked ``*``), then the call frames, innermost first, and the tail calls."""
+    """The call frames first, innermost first, then the tail calls (``>`` marks the one
+    selected with up/down/frame N), then that frame as 8-byte slots ``fp-8  00 00 .. 00``
+    (slots the last step wrote marked ``*``)."""
     rows: list[tuple[Text, object | None]] = []
+    for i, frame in enumerate(stack.frames):
+        mark = "> " if i == stack.selected else "  "
+        rows.append((Text(mark + frame, style="bold" if i == stack.selected else ""), ("frame", i)))
     for slot in stack.slots:
         line = Text(f"fp{slot.offset:<5}", style="bold" if not slot.changed else p.changed)
         line.append("*" if slot.changed else " ", style=p.changed)
@@ -208,11 +218,6 @@ def stack_lines(stack: StackView, p: Palette = PALETTE) -> Lines:
         if value:
             line.append(f"  {value:#x}", style=p.dim)
         rows.append((line, slot.offset))
-    if stack.frames:
-        rows.append((Text("frames", style=p.header), None))
-        for i, frame in enumerate(stack.frames):
-            mark = "> " if i == stack.selected else "  "
-            rows.append((Text(mark + frame, style="bold" if i == stack.selected else ""), ("frame", i)))
     if not rows:
         rows.append((Text("not running", style=p.dim), None))
     return _lines(rows)
@@ -222,7 +227,8 @@ def stack_lines(stack: StackView, p: Palette = PALETTE) -> Lines:
 def packet_lines(packet: PacketView | None, p: Palette = PALETTE) -> Lines:
     """tcpdump ``-x`` rows: offset, 16 bytes in groups of two, ASCII; bytes the current
     instruction reads or writes (or, after exit, that the program changed) highlighted
-    and bracketed so they stay visible without colour."""
+    in reverse video (bold, underlined for the next instruction), which stays visible
+    without colour."""
     if packet is None:
         return _lines(
             [(Text("a raw program has no packet; x/16xb $ctx shows its memory", style=p.dim), None)]

@@ -96,7 +96,11 @@ async def check_command_key(key: Key, press: str) -> None:
         if expected.started:
             code = app.query_one("#code", CodePane)
             assert code.code.current == expected.pc
-            assert code.target == expected.pc, "the cursor follows the current instruction"
+            # the cursor follows the current instruction, or the call of a selected caller frame
+            looked_at = (
+                expected.frames()[expected.selected_frame][2] if expected.selected_frame else expected.pc
+            )
+            assert code.target == looked_at, "the cursor follows the current instruction"
             assert pane_text(app, "#regs").splitlines()[-1] == f"pc   {expected.pc}"
 
 

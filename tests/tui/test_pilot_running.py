@@ -56,9 +56,9 @@ async def test_an_endless_loop_shows_progress_stays_responsive_and_ctrl_c_stops_
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         press_while_busy(app, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help screen closed")
-        # another command waits for this one: refused with a notice, not queued
+        # another command waits its turn; Ctrl+C interrupts the run and drops what waits
         press_while_busy(app, "i")
-        await wait_for(pilot, lambda: any("still running" in n for n in notices(app)), "the busy notice")
+        await wait_for(pilot, lambda: len(app.pending) == 1, "the key's command to wait")
         assert app.busy == "continue" and app.commands_run == done
         assert progress_count(app) > first
         press_while_busy(app, "ctrl+c")
@@ -115,3 +115,14 @@ async def test_quitting_during_an_endless_loop_stops_it() -> None:
         assert time.monotonic() < deadline, "the command still runs after the app quit"
         await asyncio.sleep(0.05)
     assert app.session.status == "stopped"
+
+
+async def test_keys_pressed_while_a_command_runs_wait_their_turn() -> None:
+    """A held step key: every press steps once, in order, none is lost."""
+    async with driving(raw(ENDLESS, "endless", budget=10**12), startup=["start"]) as (app, pilot):
+        start = app.session.insns
+        for _ in range(5):
+            press_while_busy(app, "i")
+        await wait_for(pilot, lambda: app.busy is None and not app.pending and app.session.insns == start + 5,
+                       "five steps")  # fmt: skip
+        assert app.session.insns == start + 5

@@ -255,7 +255,7 @@ def test_stack_marks_slots_the_last_step_wrote() -> None:
         assert row_of(lines, slot.offset).startswith(f"fp{slot.offset:<5}*")
     unchanged = [s for s in view.stack.slots if not s.changed]
     assert unchanged and all("*" not in row_of(lines, s.offset) for s in unchanged)
-    assert "frames" in text_of(lines)
+    assert lines.targets[0] == ("frame", 0)  # the frames come first, then the slots
     assert row_of(lines, ("frame", 0)).startswith("> #0 xdp_lb insn ")
     # one step further: a step that writes no stack clears the marks
     following = step_until(session, builder, lambda v: not any(s.changed for s in v.stack.slots))
@@ -566,3 +566,24 @@ def test_view_of_a_long_run_carries_no_counts_and_comes_at_once() -> None:
     assert view.state == "budget" and view.insns > MAX_COUNTED_INSNS
     assert all(r.count == 0 for r in view.code.rows)
     assert time.perf_counter() - started < 10
+
+
+def test_code_marks_and_focuses_the_selected_caller_frame() -> None:
+    """After up, the code pane looks at the call in the caller: ``^`` there, the focus on
+    it, and ``=>`` still on the instruction that runs next."""
+    session = sample("xdp_subprog_globals", 0)
+    builder = ViewBuilder(session)
+    built(session, "break parse_ipv4", "run")
+    inner = builder.build()
+    assert inner.code.frame is None
+    session.execute("up")
+    view = builder.build()
+    call_pc = session.frames()[1][2]
+    assert view.code.frame == call_pc and view.code.current == session.pc
+    lines = P.code_lines(view.code)
+    assert row_of(lines, call_pc)[1:5] == " ^  "
+    assert row_of(lines, session.pc)[1:5] == " => "
+    assert lines.targets[lines.focus] == call_pc
+    session.execute("down")
+    lines = P.code_lines(builder.build().code)
+    assert lines.targets[lines.focus] == session.pc

@@ -37,6 +37,7 @@ from unicorn import (
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
 from emulator.backends.hostjit import control, layout
+from emulator.backends.hostjit.branch import taken
 from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, BatchReader, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
 from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
@@ -790,8 +791,20 @@ class HostJitBackend:
             return self._enter(pc)
         if len(pcs) == 1:
             return self._enter(pcs[0])
-        successors = facts.successors[prev]
-        return self._enter(next((p for p in pcs if p in successors), pcs[0]))
+        return self._enter(self._arrived_at(prev, pcs, facts))
+
+    def _arrived_at(self, prev: int, pcs: tuple[int, ...], facts: _Facts) -> int:
+        """Which of the instructions sharing this native address follows ``prev``: its
+        successor that starts here; for a conditional jump whose target and fall-through
+        both start here, the one its condition picks (jumps write no register, so the
+        registers now are those it compared)."""
+        successors = [p for p in pcs if p in facts.successors[prev]]
+        if len(successors) > 1:
+            insn = self._cur.insns[prev]
+            assert insn is not None
+            target = insn.jump_target(prev)
+            return target if target is not None and taken(insn, self._bpf_regs()) else prev + 1
+        return successors[0] if successors else pcs[0]
 
     def _enter(self, pc: int, first: bool = False) -> bool:
         """Execute the instruction at ``pc`` (and zero-byte ones that lead to the next)."""

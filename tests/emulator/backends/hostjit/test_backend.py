@@ -154,3 +154,25 @@ def test_finish_from_a_callback_stops_after_the_helper_like_interp() -> None:
     assert seen[0] == seen[1]
     assert seen[1][0][2] == 1 and seen[1][1].reason is StopReason.DEPTH and seen[1][1].pc == 6
     assert seen[1][3].retval == 104
+
+
+def test_a_jump_over_zero_byte_instructions_is_attributed_by_its_condition() -> None:
+    """``ja +0`` has no native bytes, so the jump's target and fall-through start at the same
+    x86 address; which eBPF instruction comes next follows from the jump's condition."""
+    text = "mov %r0, 0\njeq %r1, {v}, +1\nja +0\nadd %r0, 1\nexit"
+    for value in (0, 1):  # r1 is 0: taken, then not taken
+        prog = Program.from_insns(assemble(text.format(v=value)))
+        paths = []
+        for name in ("interp", "host-jit"):
+            machine = create(name)
+            assert machine.load(prog, Environment()).ok
+            machine.reset(RunInput())
+            path = []
+            while True:
+                event = machine.step()
+                path.append((event.pc, event.next_pc, event.insns, machine.registers()))
+                if event.stop is not None:
+                    break
+            paths.append(path)
+        assert paths[0] == paths[1]
+        assert [p[0] for p in paths[1]] == ([0, 1, 3, 4] if value == 0 else [0, 1, 2, 3, 4])

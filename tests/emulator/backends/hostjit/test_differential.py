@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from emulator.backends.base import create
 from emulator.env import Environment, RunInput
 from emulator.errors import DecodeError
+from emulator.isa.insn import Insn, encode_program, slot_list
 from emulator.program import Program
 from emulator.state import StopCondition
+from tests.differential.test_kernel_alu import WORK, _lddw, bodies
 from tests.emulator.backends.test_run_step_agree import programs
 
 
@@ -57,5 +59,27 @@ def test_random_programs_step_alike(code: bytes, mem: bytes) -> None:
             b.stop,
         )
         assert interp.registers() == jit.registers()
+        if a.stop is not None:
+            break
+
+
+@settings(max_examples=150, deadline=None)
+@given(bodies())
+def test_alu_bodies_step_alike(case: tuple[list[int], list[Insn]]) -> None:
+    """The kernel-differential generator's programs (every ALU/JMP form, zero-byte
+    instructions such as ``ja +0`` and ``le64`` among conditional jumps, stack atomics)."""
+    inits, body = case
+    insns = [_lddw(reg, value) for reg, value in zip(WORK, inits, strict=True)] + body + [Insn(0x95)]
+    interp, jit = _machines(encode_program(slot_list(insns)), b"")
+    while True:
+        a, b = interp.step(), jit.step()
+        assert (a.pc, a.next_pc, a.insns, a.regs, a.mem, a.stop) == (
+            b.pc,
+            b.next_pc,
+            b.insns,
+            b.regs,
+            b.mem,
+            b.stop,
+        )
         if a.stop is not None:
             break

@@ -5,7 +5,9 @@ Two workloads:
 * the counted loop of bench_interp.py (``loop10m`` with N iterations: 5*N + 5 instructions,
   pure ALU and a backward branch);
 * a real sample, xdp_firewall.o on every packet of its capture (ctx and packet loads, map
-  lookups through helpers, stack stores), repeated over the capture.
+  lookups through helpers, stack stores), repeated over the capture;
+* a large straight-line program (8,000 instructions, half of them stack stores): the cost
+  per instruction must not grow with the program's size.
 
 For each: run mode (``run(StopCondition())`` to exit) and step mode (``step()`` until exit,
 with the write journal on, as a debugger single-steps). Reported as instructions per second
@@ -66,6 +68,14 @@ def measure(machine: Backend, inputs: list[RunInput], rounds: int, go: Callable[
     return executed / (time.perf_counter() - t0)
 
 
+def straight_line(pairs: int) -> Program:
+    mov, add, store, exit_ = (
+        bytes.fromhex(h)
+        for h in ("b700000000000000", "0700000001000000", "7b0af8ff00000000", "9500000000000000")
+    )
+    return Program.from_bytes(mov + (add + store) * pairs + exit_, name="big")
+
+
 def workloads(iterations: int) -> list[tuple[str, Program, Environment, list[RunInput]]]:
     obj = load_object(SAMPLES / "xdp_firewall.o")
     entries = read_map_entries(SAMPLES / "initial_maps.json", "xdp_firewall.o")
@@ -78,6 +88,7 @@ def workloads(iterations: int) -> list[tuple[str, Program, Environment, list[Run
             Environment.for_object(obj, map_entries=entries),
             [RunInput(packet=p.data) for p in packets],
         ),
+        ("straight line, 8002 instructions", straight_line(4000), Environment(), [RunInput()]),
     ]
 
 

@@ -630,10 +630,10 @@ class HostJitBackend:
             site(fn.base + acc.offset).access = acc
         for pc, off in fn.calls.items():
             site(fn.base + off).call_pc = pc
-        uc = self._machine()
-        for addr, s in sites.items():
-            self._sites[addr] = s
-            uc.hook_add(UC_HOOK_CODE, self._on_code, None, addr, addr)
+        self._sites.update(sites)
+        # one hook over the whole image: Unicorn walks its hook list for every hooked
+        # instruction, so a hook per site would cost O(program size) per instruction
+        self._machine().hook_add(UC_HOOK_CODE, self._on_code, None, fn.base, fn.base + fn.size - 1)
 
     def _program_jit_fn(self, prog: Program, pc: int) -> Function:
         fn = self._jit_for(prog).function_of(pc)
@@ -754,7 +754,9 @@ class HostJitBackend:
 
     # -- hooks ------------------------------------------------------------------------------
     def _on_code(self, uc: Cpu, address: int, size: int, _ud: object) -> None:
-        site = self._sites[address]
+        site = self._sites.get(address)
+        if site is None:  # inside an instruction's code, the prologue or the epilogue
+            return
         if self._mode == "prologue":
             uc.emu_stop()
             return

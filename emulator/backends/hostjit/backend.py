@@ -55,6 +55,7 @@ from emulator.map_memory import MapMemory
 from emulator.maps import MapError, MapSet, UnsupportedMapError, errno_name
 from emulator.memory import (
     CTX_BASE,
+    AddressSpace,
     MemoryFaultError,
     Region,
     frame_pointer,
@@ -176,7 +177,8 @@ class HostJitBackend:
         self._fault_rip = 0
 
     @property
-    def space(self):  # type: ignore[no-untyped-def]
+    def space(self) -> AddressSpace:
+        """The machine's memory regions (the native code reaches them through MMIO)."""
         return self.world.space
 
     @property

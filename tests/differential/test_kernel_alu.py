@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from emulator.backends.base import create, stepping_backend_names
 from emulator.backends.kernel.syscall import Bpf, VerifierError, available, xdp_md
 from emulator.env import Environment, RunInput
-from emulator.isa.fields import AluOp
+from emulator.isa.fields import AluOp, AtomicOp
 from emulator.isa.insn import Insn, encode_program, slot_list
 from emulator.isa.table import ROWS, Form
 from emulator.isa.validate import UNUSED_FIELDS
@@ -44,7 +44,17 @@ _FORMS = {
     Form.JA32,
 } | _MEMORY
 STACK = 64  # bytes below r10 the bodies use
-_ROWS = [r for r in ROWS if r.form in _FORMS]
+# A 32-bit CMPXCHG that succeeds: RFC 9669 (5.3) and the conformance suite
+# (lock_cmpxchg32.data compares the whole of r0) zero-extend the old value into r0, and so do
+# interp and host-jit. This kernel's x86-64 JIT leaves r0 as it was on success (x86 cmpxchg
+# writes eax only on failure), so r0's upper half survives. That is a kernel deviation from
+# the ISA, pinned by test_cmpxchg32_success_zero_extends_r0_where_the_kernel_does_not below,
+# and left out of the random programs, which would otherwise keep finding it.
+_ROWS = [
+    r
+    for r in ROWS
+    if r.form in _FORMS and not (r.form is Form.ATOMIC and r.op == AtomicOp.CMPXCHG and r.size == 4)
+]
 
 
 def _s32(value: int) -> int:
@@ -151,3 +161,20 @@ def test_registers_match_the_kernel(case: tuple[list[int], list[Insn]]) -> None:
         regs, stack = _ours(backend, inits, body)
         assert regs == kernel_regs, backend
         assert stack == kernel_stack, backend
+
+
+def test_cmpxchg32_success_zero_extends_r0_where_the_kernel_does_not() -> None:
+    """r0 = 1 << 63, then a 32-bit cmpxchg on a zero stack word: the low halves match, so it
+    succeeds. RFC 9669 loads the old value zero-extended into r0 (0), as the conformance
+    suite checks and our backends do; this kernel's JIT keeps r0 (1 << 63). If a kernel
+    zero-extends, the two agree and this still passes: it pins our side and bounds theirs."""
+    inits = [0, 1 << 63, 0, 0, 0, 0, 0, 0]
+    body = [Insn(0x0F, 0, 1), Insn(0xC3, 10, 0, -4, int(AtomicOp.CMPXCHG))]  # r0 += r1; cmpxchg32
+    for backend in stepping_backend_names():
+        regs, _ = _ours(backend, inits, body)
+        assert regs[0] == 0, backend
+    with Bpf() as bpf:
+        packet = bytes(8 * len(WORK) + STACK + 14)
+        run = bpf.test_run(bpf.prog_load(_kernel_program(inits, body), "xdp"), packet, xdp_md(len(packet)))
+    kernel_r0 = struct.unpack_from("<Q", run.data_out)[0]
+    assert kernel_r0 in (0, 1 << 63)

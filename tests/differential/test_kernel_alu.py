@@ -46,10 +46,11 @@ _FORMS = {
 STACK = 64  # bytes below r10 the bodies use
 # A 32-bit CMPXCHG that succeeds: RFC 9669 (5.3) and the conformance suite
 # (lock_cmpxchg32.data compares the whole of r0) zero-extend the old value into r0, and so do
-# interp and host-jit. This kernel's x86-64 JIT leaves r0 as it was on success (x86 cmpxchg
-# writes eax only on failure), so r0's upper half survives. That is a kernel deviation from
-# the ISA, pinned by test_cmpxchg32_success_zero_extends_r0_where_the_kernel_does_not below,
-# and left out of the random programs, which would otherwise keep finding it.
+# interp and host-jit. On x86 the cmpxchg instruction writes eax only on failure, so the
+# kernel relies on the verifier patching in a zero-extension, and in some programs (the one
+# below, found by this test) that does not happen: r0's upper half survives. A kernel
+# deviation from the ISA, pinned by test_cmpxchg32_success_zero_extends_r0_where_the_kernel_
+# does_not below and left out of the random programs, which would otherwise keep finding it.
 _ROWS = [
     r
     for r in ROWS
@@ -166,10 +167,19 @@ def test_registers_match_the_kernel(case: tuple[list[int], list[Insn]]) -> None:
 def test_cmpxchg32_success_zero_extends_r0_where_the_kernel_does_not() -> None:
     """r0 = 1 << 63, then a 32-bit cmpxchg on a zero stack word: the low halves match, so it
     succeeds. RFC 9669 loads the old value zero-extended into r0 (0), as the conformance
-    suite checks and our backends do; this kernel's JIT keeps r0 (1 << 63). If a kernel
-    zero-extends, the two agree and this still passes: it pins our side and bounds theirs."""
+    suite checks and our backends do; on this kernel (6.18, x86-64 JIT) this program keeps
+    r0 (1 << 63). A kernel that zero-extends agrees with us and this still passes: it pins
+    our side and bounds theirs."""
     inits = [0, 1 << 63, 0, 0, 0, 0, 0, 0]
-    body = [Insn(0x0F, 0, 1), Insn(0xC3, 10, 0, -4, int(AtomicOp.CMPXCHG))]  # r0 += r1; cmpxchg32
+    body = [
+        Insn(0x0F, 0, 1),  # r0 += r1
+        Insn(0xC3, 10, 0, -4, int(AtomicOp.CMPXCHG)),  # lock cmpxchg32 [r10-4], r0
+        *[Insn(0x71, 1, 10, -1)] * 5,  # r1 = *(u8 *)(r10 - 1)
+        Insn(0x0F, 1, 1),  # r1 += r1
+        Insn(0x7D, 1, 1, 2),  # if r1 s>= r1 goto +2 (always)
+        Insn(0x0F, 1, 1),
+        Insn(0xC3, 10, 0, -4, int(AtomicOp.ADD) | 1),  # lock fetch add32 (not reached)
+    ]
     for backend in stepping_backend_names():
         regs, _ = _ours(backend, inits, body)
         assert regs[0] == 0, backend

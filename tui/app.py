@@ -119,7 +119,6 @@ class BpfdbgApp(App[None]):
         self.commands_run = 0
         self._shown_divergence: Rendered | None = None
         self.pending: deque[tuple[list[str], bool, bool]] = deque()  # commands waiting their turn
-        self.output: deque[Text] = deque(maxlen=LOG_LIMIT)  # the output pane's lines
         self._pending: list[Text] = []
         self.last_latency: float | None = None
 
@@ -183,9 +182,6 @@ class BpfdbgApp(App[None]):
 
     def _layout_for(self, width: int) -> None:
         narrow = width < NARROW
-        if narrow != self.screen.has_class("-narrow"):
-            shown = "output-tab" if narrow else "output"
-            self.query_one(f"#{shown}", OutputLog).refill(list(self.output))
         self.screen.set_class(narrow, "-narrow")
         tabs = self.query_one("#tabs", TabbedContent)
         for tab in ("tab-stack", "tab-output"):
@@ -303,16 +299,12 @@ class BpfdbgApp(App[None]):
             self.notify(result.error, severity="error", timeout=4)
 
     def _emit(self, text: Text) -> None:
-        self.output.append(text)
         self._pending.append(text)
 
     def _flush_output(self) -> None:
         pending, self._pending = self._pending, []
         for log in self.query(OutputLog):
-            log.add(pending, draw=log.id == self._visible_log())
-
-    def _visible_log(self) -> str:
-        return "output-tab" if self.size.width < NARROW else "output"
+            log.add(pending)
 
     def _from_session(self, event: Event) -> None:
         """Session events arrive on the worker thread; only progress needs the UI now

@@ -324,13 +324,36 @@ async def test_a_mistyped_command_shows_an_error_and_leaves_the_session_alone() 
         error = lines[echo + 1]
         assert "stpei" in error
         log = app.query_one("#output", OutputLog)
-        drawn = [s for strip in log.lines for s in strip if error[:20] in "".join(x.text for x in strip)]
-        assert any(
-            s.style is not None and s.style.color is not None and s.style.color.name == "red" for s in drawn
-        )
+        shown = [text for text in log.lines if text.plain == error]
+        assert shown and all("red" in str(text.style) for text in shown)
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and "stpei" in errors[-1].message
         assert (app.session.pc, app.session.insns, app.rendered.view.status) == before
         await pilot.press("escape")
         await press_and_run(pilot, app, "i")
         assert app.session.pc == 4
+
+
+async def test_the_output_pane_follows_its_end_until_the_user_scrolls_up() -> None:
+    """Long output keeps the newest line in view (the output pane grows past its height);
+    scrolling up to read stops the following, scrolling back down resumes it."""
+    async with driving(sample("xdp_lb", 0), startup=["start"]) as (app, pilot):
+        log = app.query_one("#output", OutputLog)
+        for _ in range(4):
+            await run_typed(pilot, app, "info registers")
+        await wait_for(
+            pilot,
+            lambda: log.max_scroll_y > 0 and log.scroll_offset.y == log.max_scroll_y,
+            f"the end of {len(log.lines)} lines",
+        )
+        assert len(log.lines) > log.scrollable_content_region.height
+        await pilot.pause()
+        log.scroll_to(y=0, animate=False, immediate=True)
+        log.on_mouse_scroll_up(None)  # type: ignore[arg-type]  # what a wheel turn upwards does
+        await run_typed(pilot, app, "info registers")
+        await pilot.pause()
+        assert log.scroll_offset.y == 0, "a user reading back is left where they are"
+        log.scroll_end(animate=False, immediate=True)
+        log._at_end()
+        await run_typed(pilot, app, "info registers")
+        await wait_for(pilot, lambda: log.scroll_offset.y == log.max_scroll_y, "following again")

@@ -28,6 +28,39 @@ from tui.presenters import Lines
 CURSOR_STYLE = Style(underline=True, bold=True)
 
 
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Give a scrolling pane a new content size. Textual's ``virtual_size`` reactive asks
+    for a layout pass of the whole screen, which costs more than drawing the panes that
+    changed; when neither scrollbar appears or disappears, only the scrollbars need the
+    news (Textual's own no-layout path in ``Widget._size_updated``), so take that path."""
+    old = view.virtual_size
+    if size == old:
+        return
+    region = view.scrollable_content_region
+    bars_change = (size.height > region.height) != (old.height > region.height) or (
+        size.width > region.width
+    ) != (old.width > region.width)
+    if not view.is_mounted:
+        view.virtual_size = size
+        return
+    view.set_reactive(ScrollView.virtual_size, size)
+    if region.area == 0:
+        return  # not on screen (an inactive tab): sized by resize_on_show when it appears
+    if bars_change:
+        view.set_reactive(ScrollView.virtual_size, old)
+        view.virtual_size = size  # a scrollbar comes or goes: that takes a layout pass
+        return
+    view._scroll_update(size)
+    view.refresh()
+
+
+def resize_on_show(view: ScrollView) -> None:
+    """A pane that filled while hidden gets its scrollbars when it is shown."""
+    size = view.virtual_size
+    view.set_reactive(ScrollView.virtual_size, Size(0, 0))
+    view.virtual_size = size
+
+
 class LinesView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LinesView { height: 1fr; overflow: auto auto; scrollbar-size: 1 1; }
@@ -82,9 +115,7 @@ class LinesView(ScrollView, can_focus=True):
             # the same number of lines (registers, a listing with a moved marker): keep the
             # widest width seen, so that a value getting shorter costs no layout pass
             width = max(width, self.virtual_size.width)
-        size = Size(width, len(content.lines))
-        if size != self.virtual_size:  # a new virtual size costs a layout pass
-            self.virtual_size = size
+        set_virtual_size(self, Size(width, len(content.lines)))
         if content.focus is not None and not keep_cursor:
             self.cursor = content.focus
             if self.follow:
@@ -139,6 +170,9 @@ class LinesView(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
 
+    def on_show(self) -> None:
+        resize_on_show(self)
+
     def on_focus(self) -> None:
         self.refresh()
 
@@ -189,3 +223,68 @@ def plain(lines: Lines) -> str:
 
 def text_lines(*texts: str | Text) -> Lines:
     return Lines(tuple(Text(t) if isinstance(t, str) else t for t in texts))
+
+
+class LogView(ScrollView, can_focus=True):
+    """An append-only log of Rich Text lines, drawn lazily like LinesView: appending costs
+    the new lines, never a layout pass, and the view follows the end unless the user
+    scrolled away from it."""
+
+    DEFAULT_CSS = "LogView { height: 1fr; overflow: auto auto; scrollbar-size: 1 1; }"
+
+    def __init__(self, *, max_lines: int = 5000, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[Text] = []
+        self.max_lines = max_lines
+        self._strips: dict[int, tuple[Text, Style, Strip]] = {}
+        self._style = Style()
+        self.follow_end = True  # False while the user has scrolled up to read
+
+    def append(self, texts: list[Text]) -> None:
+        if not texts:
+            return
+        self.lines.extend(texts)
+        if len(self.lines) > self.max_lines:
+            del self.lines[: len(self.lines) - self.max_lines]
+            self._strips.clear()
+        width = max(self.virtual_size.width, max(t.cell_len for t in texts))
+        set_virtual_size(self, Size(width, len(self.lines)))
+        if self.follow_end:
+            # after the refresh: a new virtual size may wait for a layout pass, and scrolling
+            # before it would stop at the old end
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+        self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.follow_end = False
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self.call_after_refresh(self._at_end)
+
+    def _at_end(self) -> None:
+        self.follow_end = self.scroll_offset.y >= self.max_scroll_y - 1
+
+    def on_show(self) -> None:
+        resize_on_show(self)
+        self.scroll_end(animate=False, immediate=True)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._style = self.rich_style
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        style = self._style
+        if index >= len(self.lines):
+            return Strip.blank(width, style)
+        text = self.lines[index]
+        cached = self._strips.get(id(text))
+        if cached is not None and cached[0] is text and cached[1] == style:
+            strip = cached[2]
+        else:
+            segments = [s for s in text.render(self.app.console) if s.text != "\n"]
+            strip = Strip(segments, text.cell_len).apply_style(style)
+            self._strips[id(text)] = (text, style, strip)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)

@@ -14,13 +14,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import Suggester
 from textual.widget import Widget
-from textual.widgets import Input, RichLog, Tab, Tabs
+from textual.widgets import Input, Tab, Tabs
 
 from bpfdbg.view import BackendView, CodeView
 from tui.bindings import bound_keys, code_bindings
 from tui.messages import Intent
 from tui.presenters import Lines, backend_lines
-from tui.widgets.lines import LinesView
+from tui.widgets.lines import LinesView, LogView
 
 
 class CodePane(LinesView):
@@ -129,28 +129,19 @@ class StatusBar(Widget):
         return self.text
 
 
-class OutputLog(RichLog):
+class OutputLog(LogView):
     """The debugger's messages, the commands typed and bpf_printk/ring buffer output."""
 
-    DEFAULT_CSS = "OutputLog { height: 1fr; scrollbar-size: 1 1; }"
-
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=5000, wrap=False, markup=False, highlight=False)
-        self.plain_lines: list[str] = []
+        super().__init__(id=id, max_lines=5000)
 
-    def add(self, texts: list[Text], *, draw: bool = True) -> None:
-        """Append lines; one write for all of them (each write is a layout pass). A log
-        that is not on screen only records them and is redrawn by ``refill`` when shown."""
-        self.plain_lines.extend(t.plain for t in texts)
-        if len(self.plain_lines) > 5000:
-            del self.plain_lines[:1000]
-        if draw and texts:
-            self.write(Text("\n").join(texts))
+    @property
+    def plain_lines(self) -> list[str]:
+        return [t.plain for t in self.lines]
 
-    def refill(self, texts: list[Text]) -> None:
-        self.clear()
-        if texts:
-            self.write(Text("\n").join(texts))
+    def add(self, texts: list[Text]) -> None:
+        """Append lines (a log that is not on screen draws nothing until it is shown)."""
+        self.append(texts)
 
 
 class CompletionSuggester(Suggester):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,8 +320,14 @@ def native_backends() -> list[str]:
 def dump_jited(session: Session, words: list[str], style: str | None) -> CommandResult:
     """The whole native image of a translating backend, each range headed by the eBPF
     instruction it came from (and its source line when it starts a new one)."""
-    usage = "prog dump jited [PROG] [opcodes] [att] [backend NAME]"
+    usage = "prog dump jited [PROG] [opcodes] [att] [backend NAME] [kernel]"
     words = list(words)
+    if "kernel" in words:
+        words.remove("kernel")
+        prog, rest = resolve_prog(session, words, usage)
+        if rest:
+            raise CommandError(f"unexpected {' '.join(rest)!r}", usage)
+        return jited_beside_kernel(session, prog, style)
     name = None
     if "backend" in words:
         i = words.index("backend")
@@ -380,11 +387,109 @@ def dump_jited(session: Session, words: list[str], style: str | None) -> Command
     return finish("prog", rows, lines, style)
 
 
+# What each kind of difference between our image and the kernel's means.
+KERNEL_DIFFERENCES = {
+    "map": "map address: the kernel embeds its own map pointer, bpfdbg its map's address",
+    "exit": "return: the kernel returns through its return thunk (a Spectre mitigation), we use ret",
+    "tailcall": "tail call: the kernel inlines the tail call (its counter and jump), we call a trampoline",
+    "call": "call target: the kernel calls the helper's kernel address, we a trampoline",
+    "unaligned": "not aligned: this instruction's kernel code could not be told apart (next to a tail call "
+    "or an inlined sequence)",
+    "other": "different code",
+}
+
+
+def kernel_difference(form: str, ours: Sequence[str], kernel: Sequence[str] | None) -> str:
+    """Which known difference explains one instruction's code differing from the kernel's."""
+    if kernel is None:
+        return "unaligned"
+    if form == "LDDW" and any(k.startswith("movabs") for k in kernel):
+        return "map"
+    if form == "EXIT" and kernel and kernel[-1].startswith("jmp") and ours and ours[-1] == "ret":
+        return "exit"
+    if form == "CALL" and len(kernel) > len(ours) + 2:
+        return "tailcall"
+    if form == "CALL":
+        return "call"
+    return "other"
+
+
+def jited_beside_kernel(session: Session, prog: Program, style: str | None) -> CommandResult:
+    """``prog dump jited kernel``: the real kernel's JIT image of this program beside ours,
+    instruction by instruction, with each difference explained."""
+    from emulator.backends.hostjit.kernel_compare import compare_with_kernel
+    from emulator.backends.kernel.syscall import available
+    from emulator.prog_info import ProgInfoError, jited_info
+
+    why = available()
+    if why is not None:
+        raise CommandError(f"the kernel's JIT image needs bpf(): {why}")
+    kernel = backends.create("kernel")
+    report = kernel.load(prog, session.make_env())
+    if not report.ok:
+        reasons = "; ".join(str(d) for d in report.errors[:2])
+        raise CommandError(f"the kernel refused {prog.name}, so it has no JIT image: {reasons}")
+    try:
+        comparison = compare_with_kernel(jited_info(kernel._fd))  # type: ignore[attr-defined]
+    except ProgInfoError as err:
+        raise CommandError(f"cannot read the kernel's JIT image: {err}") from None
+    finally:
+        kernel.close()  # type: ignore[attr-defined]
+    lines = [
+        f"{prog.name}: our x86-64 JIT beside the kernel's ({platform.release()}), per instruction of the "
+        "kernel's xlated program (after the verifier's rewrites)",
+        *comparison.notes,
+    ]
+    rows: list[dict[str, Any]] = []
+    kinds: Counter[str] = Counter()
+    for fn in comparison.functions:
+        lines.append(
+            f"function at insn {fn.entry}: kernel image {fn.kernel_size} bytes at {fn.kernel_address:#x}, "
+            f"ours {fn.our_size} bytes"
+        )
+        if fn.kernel_prologue != fn.our_prologue:
+            lines.append(
+                "  prologue differs (the kernel's frame holds the tail-call counter; ours is 512 bytes):"
+            )
+            lines.append(f"    ours:   {'; '.join(fn.our_prologue)}")
+            lines.append(f"    kernel: {'; '.join(fn.kernel_prologue)}")
+        for c in fn.insns:
+            same = c.same_count and c.same_shape
+            kind = None if same else kernel_difference(c.form, c.ours, c.kernel)
+            if kind is not None:
+                kinds[kind] += 1
+            mark = "=" if same else "!"
+            lines.append(f"{mark} insn {c.pc} ({c.form.lower()}): {'; '.join(c.ours)}")
+            if not same:
+                kernel_text = "; ".join(c.kernel) if c.kernel is not None else "(not aligned)"
+                lines.append(f"    kernel: {kernel_text}")
+                lines.append(f"    why: {KERNEL_DIFFERENCES[kind or 'other']}")
+            rows.append(
+                {
+                    "pc": c.pc,
+                    "form": c.form,
+                    "ours": list(c.ours),
+                    "kernel": list(c.kernel) if c.kernel else None,
+                    "same": same,
+                    "difference": kind,
+                }  # fmt: skip
+            )
+    alu = comparison.straight_line()
+    agree = sum(1 for c in alu if c.same_count and c.same_shape)
+    lines.append(
+        f"straight-line ALU instructions: {agree} of {len(alu)} the same (count and registers); "
+        f"register mapping {'agrees' if comparison.register_mapping_agrees() else 'DIFFERS'}"
+    )
+    for kind, count in kinds.most_common():
+        lines.append(f"  {count} x {KERNEL_DIFFERENCES[kind]}")
+    return finish("prog", rows, lines, style)
+
+
 def native_image(machine: Any, prog: Program, syntax: str) -> list[tuple[int | None, NativeInsn]]:
     """(eBPF pc or None, native instruction) over the whole image: the backend's own
     whole-image listing where it has one (prologue and epilogue included), else the code of
     each instruction in turn."""
-    image = getattr(machine, "image_listing", None)
+    image = getattr(machine, "native_image_listing", None)
     if callable(image):
         return [(line.pc, line.insn) for line in image(syntax)]
     listing = getattr(machine, "native_listing", None)

@@ -336,3 +336,21 @@ def test_failing_pc_and_reason_from_a_log() -> None:
     assert programs.log_reason(log) == "R2 !read_ok"
     assert programs.failing_pc("nothing") is None
     assert programs.log_reason("") is None
+
+
+@needs_kernel
+def test_dump_jited_beside_the_kernels_image() -> None:
+    """The tail-call sample has every kind of difference the output explains: map
+    addresses, the return thunk, the inlined tail call; straight-line code agrees."""
+    s = open_sample("xdp_tailcall", maps=False)
+    result = s.execute("prog dump jited kernel")
+    assert result.ok, result.error
+    assert "per instruction of the kernel's xlated program" in result.lines[0]
+    kinds = {row["difference"] for row in result.data if not row["same"]}
+    assert {"map", "exit", "tailcall"} <= kinds
+    for row in result.data:
+        if row["form"] in ("ALU_REG", "ALU_IMM") and row["kernel"] is not None:
+            assert row["same"], row  # straight-line code: the same instructions, the same registers
+    assert any(line.startswith("straight-line ALU instructions: ") for line in result.lines)
+    assert any("register mapping agrees" in line for line in result.lines)
+    assert any("why: return: the kernel returns through its return thunk" in line for line in result.lines)

@@ -157,6 +157,7 @@ class BackendView:
     registers: tuple[tuple[str, int], ...] = ()
     differs: frozenset[str] = frozenset()
     note: str = ""
+    native_registers: tuple[tuple[str, int], ...] = ()  # the machine's own ("rdi (r1)", value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,13 +639,11 @@ def _backends(s: Session) -> tuple[BackendView, ...]:
     program = s.current_program
     native = tuple((n.address, n.raw.hex(" "), n.text) for n in b.native(pc))
     native_regs = getattr(b, "native_registers", None)
-    regs: tuple[tuple[str, int], ...]
-    if callable(native_regs):
-        regs = tuple(native_regs())
-    else:
-        regs = tuple((REG_NAMES[i], v) for i, v in enumerate(s.regs[:11]))
+    regs = tuple((REG_NAMES[i], v) for i, v in enumerate(s.regs[:11]))
+    machine_regs = tuple(native_regs()) if callable(native_regs) else ()
     note = f"in {function_at(s.program_named(program), pc)}"
-    return (BackendView(b.name, pc, f"{pc}: {insn_text(s, pc, program)}", native, regs, note=note),)
+    text = f"{pc}: {insn_text(s, pc, program)}"
+    return (BackendView(b.name, pc, text, native, regs, note=note, native_registers=machine_regs),)
 
 
 def _lockstep_views(s: Session) -> tuple[BackendView, ...]:
@@ -657,9 +656,10 @@ def _lockstep_views(s: Session) -> tuple[BackendView, ...]:
     for name, machine in lock.engine.machines.items():
         pc, _, _, program = machine.position()
         native = tuple((n.address, n.raw.hex(" "), n.text) for n in machine.native(pc))
-        ebpf_regs = tuple((REG_NAMES[i], v) for i, v in enumerate(machine.registers()[:11]))
+        regs = tuple((REG_NAMES[i], v) for i, v in enumerate(machine.registers()[:11]))
         native_regs = getattr(machine, "native_registers", None)
-        regs = ebpf_regs + (tuple(native_regs()) if callable(native_regs) else ())
+        machine_regs = tuple(native_regs()) if callable(native_regs) else ()
         note = "in lockstep" + (f"; diverged at insn {lock.divergence.pc}" if lock.divergence else "")
-        out.append(BackendView(name, pc, f"{pc}: {insn_text(s, pc, program)}", native, regs, fields, note))
+        text = f"{pc}: {insn_text(s, pc, program)}"
+        out.append(BackendView(name, pc, text, native, regs, fields, note, machine_regs))
     return tuple(out)

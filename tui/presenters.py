@@ -369,6 +369,10 @@ def backend_lines(backend: BackendView, p: Palette = PALETTE) -> Lines:
         style = p.changed if name in backend.differs else ""
         mark = "!" if name in backend.differs else " "
         rows.append((Text(f"{mark}{name:<8} 0x{value:016x}", style=style), name))
+    if backend.native_registers:
+        rows.append((Text("native registers", style=p.header), None))
+        for name, value in backend.native_registers:
+            rows.append((Text(f" {name:<9} 0x{value:016x}", style=p.dim if "(" not in name else ""), name))
     for what in sorted(backend.differs - {r for r, _ in backend.registers} - {"pc"}):
         rows.append((Text(f"! {what} differs", style=p.changed), None))
     return _lines(rows)

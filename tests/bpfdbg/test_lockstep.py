@@ -181,3 +181,25 @@ def test_cli_run_with_two_backends_reports_agreement_and_divergence(corrupt_back
     data = json.loads(out)
     assert code == 1 and data["agreed"] is False
     assert data["divergence"]["insns"] == 6 and "r3" in {d["what"] for d in data["divergence"]["differences"]}
+
+
+def test_the_host_jit_pane_shows_its_native_code_and_registers() -> None:
+    """In lockstep the host-jit pane has the x86 code of the next instruction and the x86
+    registers, each holding the eBPF register the JIT maps to it (rdi = r1, rbp = r10)."""
+    from bpfdbg.view import ViewBuilder
+    from tui.presenters import backend_lines
+
+    s = Session.open(SAMPLES / "xdp_lb.o", pcap=SAMPLES / "pcaps" / "xdp_lb.pcap", maps=MAPS)
+    s.execute("lockstep on host-jit")
+    s.execute("break xdp_lb.c:201")
+    s.execute("run")
+    interp, hostjit = ViewBuilder(s).build().backends
+    assert interp.native == () and interp.native_registers == ()
+    assert [t for _, _, t in hostjit.native] == ["movzx rdx, byte ptr [rbx + 0xc]"]  # r3 = *(u8 *)(r6 + 12)
+    native = dict(hostjit.native_registers)
+    regs = dict(hostjit.registers)
+    for x86, bpf in (("rax (r0)", "r0"), ("rdi (r1)", "r1"), ("rbx (r6)", "r6"), ("rbp (r10)", "r10")):
+        assert native[x86] == regs[bpf] == s.regs[int(bpf[1:])]
+    assert native["rip"] == hostjit.native[0][0]
+    text = "\n".join(t.plain for t in backend_lines(hostjit).lines)
+    assert "native registers" in text and "rdi (r1)" in text

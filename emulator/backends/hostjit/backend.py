@@ -44,6 +44,7 @@ from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
 from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
 from emulator.backends.hostjit.services import FaultError, HelperContext, ProgramExit, RunWorld
+from emulator.backends.hostjit.x86 import BPF_TO_X86, NAMES64
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
@@ -391,6 +392,20 @@ class HostJitBackend:
     def native_pc(self) -> int:
         """Where the native code stands (rip)."""
         return self._rip
+
+    def native_registers(self) -> list[tuple[str, int]]:
+        """The x86-64 general registers at this instruction boundary, each named with the
+        eBPF register the JIT keeps in it (``rdi (r1)``), then rip: the host-JIT pane shows
+        them beside r0-r10. After the program ended, the registers as it left them."""
+        self._require()
+        values = self._machine().reg_read_batch(UC_IDS)
+        alias = {x86: f"r{bpf}" for bpf, x86 in enumerate(BPF_TO_X86)}
+        out = [
+            (f"{name} ({alias[num]})" if num in alias else name, values[num])
+            for num, name in enumerate(NAMES64)
+        ]
+        out.append(("rip", self._rip))
+        return out
 
     def interrupt(self) -> None:
         self._interrupt.set()

@@ -24,6 +24,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from bpfdbg.commands.registry import CommandResult
@@ -49,6 +50,7 @@ from tui.widgets.panes import (
 
 # Forward stepping keys on a program that is not running start it instead.
 STARTS = frozenset({"continue", "next", "step", "nexti", "stepi", "finish"})
+BUSY_AFTER = 0.15  # seconds before the status line says a command is running
 QUEUE_LIMIT = 16  # commands that may wait while one runs
 NARROW = 120  # columns below which the side panes fold into tabs
 LOG_LIMIT = 5000
@@ -123,6 +125,13 @@ class BpfdbgApp(App[None]):
         self.last_latency: float | None = None
 
     # -- layout ---------------------------------------------------------------------------------
+    @property
+    def main(self) -> Screen[Any]:
+        """The screen the panes live on. ``App.query`` searches the active screen, which is
+        the help screen or an editor while one is open; a command that finishes meanwhile
+        must still find its panes."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Horizontal(id="top"):
@@ -158,10 +167,10 @@ class BpfdbgApp(App[None]):
             "output": "Output",
         }
         for pane_id, title in titles.items():
-            self.query_one(f"#{pane_id}").border_title = title
+            self.main.query_one(f"#{pane_id}").border_title = title
         self._unsubscribe = self.session.subscribe(self._from_session)
         self._layout_for(self.size.width)
-        self.query_one("#code").focus()
+        self.main.query_one("#code").focus()
         self._emit(Text(f"bpfdbg: {self._describe_load()}", style="bold"))
         for warning in self.session.load_warnings:
             self._emit(Text(f"warning: {warning}", style="yellow"))
@@ -182,8 +191,8 @@ class BpfdbgApp(App[None]):
 
     def _layout_for(self, width: int) -> None:
         narrow = width < NARROW
-        self.screen.set_class(narrow, "-narrow")
-        tabs = self.query_one("#tabs", TabbedContent)
+        self.main.set_class(narrow, "-narrow")
+        tabs = self.main.query_one("#tabs", TabbedContent)
         for tab in ("tab-stack", "tab-output"):
             if narrow:
                 tabs.show_tab(tab)
@@ -234,7 +243,9 @@ class BpfdbgApp(App[None]):
     def _start(self, lines: list[str | None], echo: bool = True) -> None:
         self.busy = next((line for line in lines if line), "loading")
         self.progress = None
-        self._draw_status()
+        # "running ..." only for a command that takes a while: a step answers sooner, and
+        # drawing the status twice per step would cost a screen update each time
+        self.set_timer(BUSY_AFTER, self._draw_status)
         self._execute(lines, echo, time.perf_counter())
 
     @work(thread=True, exit_on_error=False, group="session")
@@ -303,7 +314,7 @@ class BpfdbgApp(App[None]):
 
     def _flush_output(self) -> None:
         pending, self._pending = self._pending, []
-        for log in self.query(OutputLog):
+        for log in self.main.query(OutputLog):
             log.add(pending)
 
     def _from_session(self, event: Event) -> None:
@@ -325,7 +336,7 @@ class BpfdbgApp(App[None]):
     def _apply(self, rendered: Rendered) -> None:
         self.rendered = rendered
         view = rendered.view
-        code = self.query_one("#code", CodePane)
+        code = self.main.query_one("#code", CodePane)
         # the cursor follows execution; a command that did not move it (a breakpoint set at
         # the cursor, a print) leaves the cursor where the user put it
         moved = (code.code.program, code.code.current, code.code.frame) != (
@@ -337,27 +348,27 @@ class BpfdbgApp(App[None]):
         self._draw_code(keep_cursor=not moved)
         self._draw_registers()
         for stack_id in ("#stack", "#stack-tab"):
-            self.query_one(stack_id, LinesView).show(rendered.stack)
-        self.query_one("#packet", LinesView).show(rendered.packet, keep_cursor=True)
-        self.query_one("#packets", LinesView).show(rendered.packets, keep_cursor=True)
-        self.query_one("#maps", LinesView).show(rendered.maps, keep_cursor=True)
-        self.query_one("#breakpoints", LinesView).show(rendered.stops, keep_cursor=True)
-        backends = self.query_one("#backends", BackendsPane)
+            self.main.query_one(stack_id, LinesView).show(rendered.stack)
+        self.main.query_one("#packet", LinesView).show(rendered.packet, keep_cursor=True)
+        self.main.query_one("#packets", LinesView).show(rendered.packets, keep_cursor=True)
+        self.main.query_one("#maps", LinesView).show(rendered.maps, keep_cursor=True)
+        self.main.query_one("#breakpoints", LinesView).show(rendered.stops, keep_cursor=True)
+        backends = self.main.query_one("#backends", BackendsPane)
         backends.show_backends(view.backends)
         if view.reason == "divergence" and rendered is not self._shown_divergence:
             # the backends disagree: put them side by side where the user looks
             self._shown_divergence = rendered
-            self.query_one("#tabs", TabbedContent).active = "tab-backends"
+            self.main.query_one("#tabs", TabbedContent).active = "tab-backends"
             if not backends.split:
                 backends.toggle_split()
-        maps_tab = self.query_one("#tabs", TabbedContent).get_tab("tab-maps")
+        maps_tab = self.main.query_one("#tabs", TabbedContent).get_tab("tab-maps")
         label = "Maps*" if any(m.changed for m in view.maps) else "Maps"
         if str(maps_tab.label) != label:
             maps_tab.label = label  # type: ignore[assignment]
         self._draw_status()
 
     def _draw_code(self, keep_cursor: bool) -> None:
-        code = self.query_one("#code", CodePane)
+        code = self.main.query_one("#code", CodePane)
         source = self.rendered.source
         code.source_mode = self.source_mode and source is not None
         if code.source_mode and source is not None:
@@ -372,11 +383,13 @@ class BpfdbgApp(App[None]):
             return
         compact = self.size.width < NARROW
         regs = self.rendered.registers_compact if compact else self.rendered.registers
-        self.query_one("#regs", LinesView).show(regs)
+        self.main.query_one("#regs", LinesView).show(regs)
 
     def _draw_status(self) -> None:
+        if not self.is_running or not self.main.is_attached:
+            return  # a timer that fired while the app shuts down
         busy = self.progress or (f"running {self.busy!r}..." if self.busy else None)
-        self.query_one("#status", StatusBar).show(present.status_line(self.rendered.view, busy))
+        self.main.query_one("#status", StatusBar).show(present.status_line(self.rendered.view, busy))
 
     # -- actions -----------------------------------------------------------------------------------
     def action_command(self, line: str) -> None:
@@ -411,16 +424,16 @@ class BpfdbgApp(App[None]):
             self.notify("nothing is running (q quits)", timeout=2)
 
     def action_focus_command(self) -> None:
-        self.query_one("#command", CommandBar).focus()
+        self.main.query_one("#command", CommandBar).focus()
 
     def action_focus_code(self) -> None:
-        self.query_one("#code", CodePane).focus()
+        self.main.query_one("#code", CodePane).focus()
 
     def action_toggle_split(self) -> None:
-        if not self.query_one("#backends", BackendsPane).toggle_split():
+        if not self.main.query_one("#backends", BackendsPane).toggle_split():
             self.notify("only one backend in this session: nothing to put side by side", timeout=3)
         else:
-            self.query_one("#tabs", TabbedContent).active = "tab-backends"
+            self.main.query_one("#tabs", TabbedContent).active = "tab-backends"
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -453,7 +466,7 @@ class BpfdbgApp(App[None]):
 
     @on(CodePane.TypeCommand)
     def _type_command(self, message: CodePane.TypeCommand) -> None:
-        bar = self.query_one("#command", CommandBar)
+        bar = self.main.query_one("#command", CommandBar)
         bar.value = message.text
         bar.cursor_position = len(bar.value)
         bar.focus()
@@ -465,7 +478,7 @@ class BpfdbgApp(App[None]):
     @on(CommandBar.Complete)
     def _complete(self, message: CommandBar.Complete) -> None:
         completed = self._common_completion(message.line)
-        bar = self.query_one("#command", CommandBar)
+        bar = self.main.query_one("#command", CommandBar)
         if completed is not None and completed != message.line:
             bar.value = completed
             bar.cursor_position = len(completed)
@@ -480,7 +493,7 @@ class BpfdbgApp(App[None]):
             return
         if pane == "code" and message.click:
             # a click on an instruction toggles its breakpoint, as in pudb and IDE gutters
-            self.query_one("#code", CodePane).action_toggle_breakpoint()
+            self.main.query_one("#code", CodePane).action_toggle_breakpoint()
         elif pane == "packets" and isinstance(target, int):
             self.run_command(f"packet {target}", "start")
         elif pane == "maps" and isinstance(target, tuple):

@@ -126,3 +126,21 @@ async def test_keys_pressed_while_a_command_runs_wait_their_turn() -> None:
         await wait_for(pilot, lambda: app.busy is None and not app.pending and app.session.insns == start + 5,
                        "five steps")  # fmt: skip
         assert app.session.insns == start + 5
+
+
+async def test_a_command_that_ends_under_the_help_screen_still_updates_the_panes() -> None:
+    """App queries look at the active screen; the panes live on the main one. A run that
+    ends while help is open must land there, not crash the app."""
+    async with driving(raw(ENDLESS, "endless", budget=10**12), startup=["start"]) as (app, pilot):
+        press_while_busy(app, "c")
+        await wait_for(pilot, lambda: app.busy == "continue", "the run to start")
+        press_while_busy(app, "question_mark", "?")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        press_while_busy(app, "ctrl+c")
+        await settle(pilot, app, timeout=15)
+        assert isinstance(app.screen, HelpScreen)
+        assert "stopped: interrupted" in status(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help screen closed")
+        await press_and_run(pilot, app, "i")
+        assert app.session.live

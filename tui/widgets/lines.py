@@ -105,10 +105,18 @@ class LinesView(ScrollView, can_focus=True):
     def show(self, content: Lines, *, keep_cursor: bool = False) -> None:
         """Replace the lines. The cursor moves to the focus line unless ``keep_cursor`` (or
         the content has none), and the view scrolls to keep it visible when following."""
-        if content.lines != self.content.lines:
-            if len(self._strips) > 4 * len(content.lines) + 64:
-                self._strips.clear()
+        old = self.content.lines
+        new = content.lines
+        if len(old) != len(new):
             self.refresh()
+        else:
+            # only the lines that changed are drawn again (a step moves a marker and a count
+            # in a listing of hundreds): the presenters reuse unchanged Text objects
+            for i, (before, after) in enumerate(zip(old, new, strict=True)):
+                if before is not after and before != after:
+                    self.refresh_line(i)
+        if len(self._strips) > 4 * len(new) + 64:
+            self._strips.clear()
         self.content = content
         width = max((t.cell_len for t in content.lines), default=0)
         if len(content.lines) == self.virtual_size.height:
@@ -168,7 +176,8 @@ class LinesView(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
+        self.refresh_line(old)
+        self.refresh_line(new)
 
     def on_show(self) -> None:
         resize_on_show(self)

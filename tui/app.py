@@ -33,6 +33,7 @@ from bpfdbg.session import Session
 from bpfdbg.view import SessionView, ViewBuilder, empty_view
 from tui import presenters as present
 from tui.bindings import app_bindings
+from tui.gcpolicy import IDLE_SECONDS, GcPolicy
 from tui.messages import EditEntry, Intent
 from tui.palette import CommandsProvider
 from tui.screens.edit_entry import EditEntryScreen
@@ -119,6 +120,8 @@ class BpfdbgApp(App[None]):
         self._startup = list(startup)
         self._unsubscribe: Callable[[], None] | None = None
         self.commands_run = 0
+        self.gc = GcPolicy()
+        self._first_view = True
         self._shown_divergence: Rendered | None = None
         self.pending: deque[tuple[list[str], bool, bool]] = deque()  # commands waiting their turn
         self._pending: list[Text] = []
@@ -181,6 +184,7 @@ class BpfdbgApp(App[None]):
         self._start(list(self._startup) or [None])
 
     def on_unmount(self) -> None:
+        self.gc.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.busy is not None:  # quitting during a long command: stop it, or the process
@@ -288,6 +292,11 @@ class BpfdbgApp(App[None]):
             self._apply(rendered)
         self._flush_output()
         self.commands_run += 1
+        if self._first_view:
+            self._first_view = False
+            self.gc.start()  # the session and the screen are built: freeze them
+        ran = self.commands_run
+        self.set_timer(IDLE_SECONDS, lambda: self._idle(ran))
         self.last_latency = time.perf_counter() - started
         if results and results[-1][1].quit:
             self.exit()
@@ -295,6 +304,11 @@ class BpfdbgApp(App[None]):
         if results and not results[-1][1].ok:
             self.pending.clear()  # a failed command: what was typed ahead assumed it worked
         self._next_pending()
+
+    def _idle(self, ran: int) -> None:
+        """No command since command number ``ran``: the user reads the screen; collect now."""
+        if self.commands_run == ran and self.busy is None:
+            self.gc.idle()
 
     def _show_result(self, line: str, result: CommandResult, echo: bool) -> None:
         if echo:

@@ -208,7 +208,9 @@ class BpfdbgApp(App[None]):
         s = self.session
         if not s.loaded:
             return 'no program loaded: "load FILE.o"'
-        progs = ", ".join(f"{p.name}: {p.prog_type}, {p.nslots} insns" for p in s.programs)
+        progs = ", ".join(
+            f"{p.name}: {p.prog_type}, {sum(i is not None for i in p.insns)} insns" for p in s.programs
+        )
         text = f"{Path(s.path or '').name}: {len(s.programs)} program(s) ({progs})"
         if s.packets:
             text += f"; capture {Path(s.capture_path or '').name}: {len(s.packets)} packets"

@@ -186,6 +186,11 @@ class Session:
         else:
             if data[:4] == b"\x7fELF":
                 raise SessionError(f"{path} is an ELF object, not raw instruction slots; load it without raw")
+            if not raw and path.endswith(".o"):
+                raise SessionError(
+                    f"{path} is not an ELF object (it does not start with the ELF magic): compile it with "
+                    "clang -O2 -g -target bpf -c, or give a file of raw 8-byte instruction slots"
+                )
             if not data or len(data) % 8:
                 raise SessionError(
                     f"{path} is {len(data)} bytes: raw eBPF programs are a non-empty multiple of 8 bytes "

@@ -60,3 +60,18 @@ def test_any_command_sequence_gives_results_not_exceptions(lines: list[str]) -> 
             assert "internal error" not in result.error, (line, result.error)
         if session.interpreter.in_block:
             session.interpreter.block = None
+
+
+def test_a_dot_o_that_is_not_elf_is_named_as_such(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Garbage in a .o file is not decoded as raw instructions: the message says what it
+    is not and how to make one."""
+    from bpfdbg.session import Session, SessionError
+
+    bad = tmp_path / "prog.o"
+    bad.write_bytes(b"garbage\n" * 4)
+    try:
+        Session.open(bad)
+    except SessionError as err:
+        assert "is not an ELF object" in err.message and "clang" in err.message
+    else:  # pragma: no cover
+        raise AssertionError("loaded garbage")

@@ -66,7 +66,7 @@ async def test_every_pane_shows_the_stopped_program() -> None:
         assert "(executes eBPF directly: no native code)" in backend[0]
         for log in ("#output", "#output-tab"):
             lines = output(app, log)
-            assert lines[0].startswith("bpfdbg: xdp_lb.o: 1 program(s) (xdp_lb: xdp, 411 insns)")
+            assert lines[0].startswith("bpfdbg: xdp_lb.o: 1 program(s) (xdp_lb: xdp, 387 insns)")
             assert "(bpfdbg) start" in lines and "(bpfdbg) stepi 4" in lines
         assert app.query_one("#command", CommandBar).value == ""
         assert isinstance(app.focused, CodePane)

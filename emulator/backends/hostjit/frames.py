@@ -4,8 +4,9 @@ a helper that calls back into the program (bpf_loop, bpf_for_each_map_elem)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from emulator.execution import CallbackLoop  # noqa: F401 - the backend takes it from here
 
 
 @dataclass
@@ -16,15 +17,3 @@ class CallFrame:
     rsp: int
     ret: int  # native return address
     saved: tuple[int, ...] = ()  # r6-r10 of the caller (callback frames restore them)
-
-
-@dataclass
-class CallbackLoop:
-    """A helper calling ``entry`` ``count`` times; ``args(i)`` gives r1-r5 for call ``i``."""
-
-    depth: int
-    entry: int
-    call_pc: int
-    index: int
-    count: int
-    args: Callable[[int], tuple[int, int, int, int, int]]

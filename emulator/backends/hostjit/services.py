@@ -12,30 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emulator.env import Environment
-from emulator.errors import EmulatorError
+from emulator.execution import FaultError, ProgramExit  # noqa: F401 - the hooks raise them
 from emulator.helpers.fib import FibTable
 from emulator.map_memory import MapMemory
 from emulator.maps import Element, Map
 from emulator.memory import AddressSpace
 from emulator.progtypes import RunSetup
 from emulator.progtypes.packet import PacketBuffer
-
-
-class FaultError(EmulatorError):
-    """A fault found by a hook; the backend turns it into a Fault at the current eBPF pc."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-class ProgramExit(Exception):
-    """Ends the program from inside an instruction (legacy packet loads out of bounds)."""
-
-    def __init__(self, retval: int) -> None:
-        super().__init__(retval)
-        self.retval = retval
 
 
 @dataclass

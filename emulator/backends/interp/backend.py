@@ -20,6 +20,7 @@ from emulator.backends.interp import codegen, runtime
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
+from emulator.execution import CallbackLoop
 from emulator.guards import guard_holds
 from emulator.helpers.fib import FibTable
 from emulator.helpers.registry import HelperFaultError, HelperSpec
@@ -68,18 +69,7 @@ class _LoadError(Exception):
         self.diag = diag
 
 
-@dataclass
-class _Callback:
-    """A helper that is calling back into the program (bpf_loop, for_each_map_elem): which
-    frame depth the callback runs at, where it starts, and how far the iteration has got.
-    ``args(i)`` gives r1-r5 for call ``i``."""
-
-    depth: int
-    entry: int
-    call_pc: int
-    index: int
-    count: int
-    args: Callable[[int], tuple[int, int, int, int, int]]
+_Callback = CallbackLoop  # a helper calling back into the program
 
 
 @dataclass(frozen=True)

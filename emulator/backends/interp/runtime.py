@@ -6,29 +6,12 @@ division, byte swaps) are written, and tested, once.
 
 from __future__ import annotations
 
-from emulator.errors import EmulatorError
+from emulator.execution import FaultError, ProgramExit  # noqa: F401 - generated code raises them
 
 M64 = 0xFFFFFFFFFFFFFFFF
 M32 = 0xFFFFFFFF
 SIGN64 = 0x8000000000000000
 SIGN32 = 0x80000000
-
-
-class FaultError(EmulatorError):
-    """A fault raised inside generated code; the backend turns it into a Fault at its pc."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-class ProgramExit(Exception):
-    """Ends the program from inside an instruction (legacy packet loads out of bounds)."""
-
-    def __init__(self, retval: int) -> None:
-        super().__init__(retval)
-        self.retval = retval
 
 
 def _s64(x: int) -> int:

@@ -54,6 +54,23 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
     view.refresh()
 
 
+StripCache = dict[int, tuple[Text, Style, Strip]]
+
+
+def strip_of(view: ScrollView, cache: StripCache, text: Text, style: Style) -> Strip:
+    """One line drawn, from the cache when this very Text was drawn in this style before
+    (keyed by identity, the Text kept alive with it): presenters reuse the Text of a line
+    that did not change, so a step draws only the lines that did. A new theme is a new
+    style, so everything is drawn again."""
+    cached = cache.get(id(text))
+    if cached is not None and cached[0] is text and cached[1] == style:
+        return cached[2]
+    segments = [s for s in text.render(view.app.console) if s.text != "\n"]
+    strip = Strip(segments, text.cell_len).apply_style(style)
+    cache[id(text)] = (text, style, strip)
+    return strip
+
+
 def resize_on_show(view: ScrollView) -> None:
     """A pane that filled while hidden gets its scrollbars when it is shown."""
     size = view.virtual_size
@@ -97,7 +114,7 @@ class LinesView(ScrollView, can_focus=True):
         # Rendered lines by the identity of their Text (kept alive with it): presenters
         # reuse Text objects for lines that did not change, so a step re-renders only the
         # lines that did.
-        self._strips: dict[int, tuple[Text, Style, Strip]] = {}
+        self._strips: StripCache = {}
         self._style = Style()
         self._width = 0
 
@@ -162,14 +179,7 @@ class LinesView(ScrollView, can_focus=True):
         style = self._style
         if index >= len(self.content.lines):
             return Strip.blank(width, style)
-        text = self.content.lines[index]
-        cached = self._strips.get(id(text))
-        if cached is not None and cached[0] is text and cached[1] == style:
-            strip = cached[2]
-        else:  # new text, or the theme changed the pane's style
-            segments = [s for s in text.render(self.app.console) if s.text != "\n"]
-            strip = Strip(segments, text.cell_len).apply_style(style)
-            self._strips[id(text)] = (text, style, strip)
+        strip = strip_of(self, self._strips, self.content.lines[index], style)
         if index == self.cursor and self.has_focus:
             strip = strip.extend_cell_length(max(width + scroll_x, strip.cell_length))
             strip = Strip([Segment(s.text, (s.style or Style()) + CURSOR_STYLE, s.control) for s in strip])
@@ -245,7 +255,7 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.lines: list[Text] = []
         self.max_lines = max_lines
-        self._strips: dict[int, tuple[Text, Style, Strip]] = {}
+        self._strips: StripCache = {}
         self._style = Style()
         self.follow_end = True  # False while the user has scrolled up to read
 
@@ -288,12 +298,5 @@ class LogView(ScrollView, can_focus=True):
         style = self._style
         if index >= len(self.lines):
             return Strip.blank(width, style)
-        text = self.lines[index]
-        cached = self._strips.get(id(text))
-        if cached is not None and cached[0] is text and cached[1] == style:
-            strip = cached[2]
-        else:
-            segments = [s for s in text.render(self.app.console) if s.text != "\n"]
-            strip = Strip(segments, text.cell_len).apply_style(style)
-            self._strips[id(text)] = (text, style, strip)
+        strip = strip_of(self, self._strips, self.lines[index], style)
         return strip.crop_extend(scroll_x, scroll_x + width, style)

@@ -176,7 +176,7 @@ class Lockstep:
         positions = [m.position() for m in machines]
         regs_now = [m.registers() for m in machines]
         stops = [_end_text(ev.stop) for ev in events.values()]
-        outs: list[list[str]] = [list(getattr(m, "output", [])) for m in machines]
+        outs: list[Sequence[str]] = [getattr(m, "output", []) for m in machines]
         if (
             all(p == positions[0] for p in positions)
             and all(r == regs_now[0] for r in regs_now)

@@ -281,6 +281,24 @@ class BpfdbgApp(App[None]):
         echo: bool,
         started: float,
     ) -> None:
+        try:
+            self._finish(results, rendered, failure, echo, started)
+        except Exception as err:  # a bug in the TUI: said, never swallowed by the worker
+            self.busy = None
+            self.commands_run += 1
+            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            self._emit(Text(f"internal error in the TUI: {detail} (the session is intact)", style="bold red"))
+            self._flush_output()
+            self.notify(f"internal error in the TUI: {detail}", severity="error", timeout=8)
+
+    def _finish(
+        self,
+        results: list[tuple[str, CommandResult]],
+        rendered: Rendered | None,
+        failure: str | None,
+        echo: bool,
+        started: float,
+    ) -> None:
         self.busy = None
         self.progress = None
         for line, result in results:

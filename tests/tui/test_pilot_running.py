@@ -144,3 +144,24 @@ async def test_a_command_that_ends_under_the_help_screen_still_updates_the_panes
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help screen closed")
         await press_and_run(pilot, app, "i")
         assert app.session.live
+
+
+async def test_a_bug_while_drawing_is_reported_and_the_app_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception while the panes take a new view is a bug: it is said in the output and
+    a notification, the command counts as done, and the next key works."""
+    from tui.widgets.panes import BackendsPane
+
+    async with driving(sample("xdp_lb", 0), startup=["start"]) as (app, pilot):
+
+        def broken(self: BackendsPane, backends: object) -> None:
+            raise RuntimeError("drawing went wrong")
+
+        monkeypatch.setattr(BackendsPane, "show_backends", broken)
+        await press_and_run(pilot, app, "i")
+        assert any(
+            "internal error in the TUI: RuntimeError: drawing went wrong" in line for line in output(app)
+        )
+        assert any("drawing went wrong" in n for n in notices(app))
+        monkeypatch.undo()
+        await press_and_run(pilot, app, "i")
+        assert app.session.insns == 2 and app.busy is None

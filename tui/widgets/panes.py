@@ -237,6 +237,7 @@ class BackendsPane(Vertical):
         self.backends: tuple[BackendView, ...] = ()
         self.split = False
         self.selected = 0
+        self._generation = 0
 
     def compose(self) -> ComposeResult:
         yield Tabs(id="backend-tabs")
@@ -250,10 +251,14 @@ class BackendsPane(Vertical):
     def show_backends(self, backends: tuple[BackendView, ...]) -> None:
         names = [b.name for b in backends]
         if names != [b.name for b in self.backends]:
+            # a new set of tabs gets new ids: the old tabs leave the DOM only after this
+            # message, and Textual refuses two widgets with one id
+            self._generation += 1
             tabs = self.query_one(Tabs)
             tabs.clear()
-            for name in names:
-                tabs.add_tab(Tab(name, id=f"tab-{name.replace('-', '_')}"))
+            for i, name in enumerate(names):
+                tabs.add_tab(Tab(name, id=f"backend-{self._generation}-{i}"))
+            self.selected = 0
         self.backends = backends
         self._draw()
 
@@ -267,9 +272,10 @@ class BackendsPane(Vertical):
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
-        for i, b in enumerate(self.backends):
-            if event.tab is not None and event.tab.id == f"tab-{b.name.replace('-', '_')}":
-                self.selected = i
+        tab_id = event.tab.id if event.tab is not None else None
+        prefix = f"backend-{self._generation}-"
+        if tab_id is not None and tab_id.startswith(prefix):
+            self.selected = int(tab_id[len(prefix) :])
         self._draw()
 
     def _draw(self) -> None:

@@ -359,9 +359,9 @@ def backend_lines(backend: BackendView, p: Palette = PALETTE) -> Lines:
     )
     if backend.native:
         for addr, raw, text in backend.native:
-            line = Text(f"   {addr:#08x}: ", style=p.dim)
-            line.append(f"{raw:<24} ", style=p.dim)
-            line.append(text)
+            line = Text(f"   {addr & 0xFFFF:#06x}: ", style=p.dim)  # the low bits: the pane is narrow
+            line.append(f"{text:<34}")
+            line.append(f" {raw}", style=p.dim)  # the bytes last, where a narrow pane cuts
             rows.append((line, addr))
     else:
         rows.append((Text("   (executes eBPF directly: no native code)", style=p.dim), None))

@@ -464,8 +464,8 @@ def test_backend_pane_with_native_code_and_differences() -> None:
     assert [t.plain for t in lines.lines] == [
         "hostjit  in f",
         "=> 5: r0 += r1",
-        "   0x001000: 48 01 f8                 add rax, rdi",
-        "   0x001003: 90                       nop",
+        "   0x1000: add rax, rdi                       48 01 f8",
+        "   0x1003: nop                                90",
         "!rax      0x0000000000000003",
         " rdi      0x0000000000000004",
         "! memory differs",

@@ -54,6 +54,10 @@ def render_stop(session: Session, stop: Stopped, *, show_changes: bool = True) -
     if reason == "faulted":
         src = session.source_line(stop.pc, stop.program)
         at = f"insn {stop.pc}" + (f" ({src.file.rsplit('/', 1)[-1]}:{src.line})" if src else "")
+        rip_of = getattr(session.machine(), "fault_rip", None)
+        rip = rip_of() if callable(rip_of) else None
+        if rip is not None:  # a backend running native code: where in it the fault came
+            at += f", native rip {rip:#x}"
         return [
             f"{prog} fault at {at}: {stop.fault}",
             f"the program was stopped after {stop.insns} instructions; "

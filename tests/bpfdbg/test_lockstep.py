@@ -203,3 +203,21 @@ def test_the_host_jit_pane_shows_its_native_code_and_registers() -> None:
     assert native["rip"] == hostjit.native[0][0]
     text = "\n".join(t.plain for t in backend_lines(hostjit).lines)
     assert "native registers" in text and "rdi (r1)" in text
+
+
+def test_a_fault_on_host_jit_names_the_native_instruction_too() -> None:
+    """Debugging on host-jit, a fault says the eBPF instruction and the x86 rip of the
+    native instruction that faulted, which lies in that instruction's native range."""
+    from emulator.program import Program
+
+    prog = Program.from_bytes(
+        bytes.fromhex("b70100000000000061120000000000009500000000000000"), name="nullread"
+    )
+    s = Session.from_program(prog, backend_name="host-jit")
+    line = s.execute("run").lines[0]
+    assert line.startswith("[nullread] fault at insn 1, native rip 0x")
+    rip = int(line.split("native rip ")[1].split(":")[0], 16)
+    start, end = s.machine().jit().range_of(1)  # type: ignore[attr-defined]
+    assert start <= rip < end
+    interp = Session.from_program(prog)
+    assert "native rip" not in interp.execute("run").lines[0]

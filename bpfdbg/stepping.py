@@ -974,12 +974,74 @@ class Stepper:
         saved = b.checkpoint()
         last_step, at_mark = s.last_step, self._at_mark
         try:
-            counts.update((p.program, p.pc) for p in self.points(lo, here))
+            self._count_blocks(lo, here, counts)
         finally:
             b.restore(saved)
             s.last_step, self._at_mark = last_step, at_mark
         self._counts = ((here, first, s.history.at_or_before(here)), counts)
         return counts
+
+    def _leaders(self) -> frozenset[int]:
+        """Every pc where a straight run of instructions can begin, in any program: entries,
+        functions, jump targets and whatever follows a jump, call or exit. Between two of
+        them execution is sequential, so a run that stops only at these tells every
+        instruction it executed by counting."""
+        out = {0}
+        for prog in self.s.programs:
+            out.update(prog.symbols)
+            for pc, insn in enumerate(prog.insns):
+                if insn is None or insn.info is None:
+                    continue
+                form = insn.info.form
+                if form in (
+                    Form.JA,
+                    Form.JA32,
+                    Form.JCOND_REG,
+                    Form.JCOND_IMM,
+                    Form.CALL,
+                    Form.CALLX,
+                    Form.EXIT,
+                ):
+                    out.add(pc + insn.slots)
+                    target = insn.jump_target(pc)
+                    if target is not None:
+                        out.add(target)
+                    if form is Form.JA32:
+                        out.add(pc + 1 + insn.imm)
+                    if form is Form.CALL and insn.info.variant == CallKind.LOCAL:
+                        out.add(pc + 1 + insn.imm)
+        return frozenset(out)
+
+    def _count_blocks(self, lo: int, hi: int, counts: Counter[tuple[str, int]]) -> None:
+        """Add to ``counts`` every instruction executed at positions lo..hi-1, by replay at
+        run speed: the machine stops only at block leaders (see _leaders) and each stretch
+        between two stops is counted by walking its instructions. The machine is left at
+        ``hi`` (or where the run ended before it)."""
+        s = self.s
+        b = s.machine()
+        lo = max(lo, s.history.start)
+        mark = s.history.at_or_before(lo)
+        assert mark is not None
+        self._restore(mark)
+        self.run_to(lo)
+        leaders = self._leaders()
+        while True:
+            self._apply_edit()
+            pc, insns, _, program = b.position()
+            if insns >= hi:
+                return
+            end = self.exec_run(StopCondition(leaders, (), hi - insns))
+            after = b.position()[1]
+            executed = after - insns
+            if end.reason in (StopReason.FAULT, StopReason.BUDGET):
+                executed += 1  # the instruction that faulted, or where the budget ran out, was reached
+            prog = s.program_named(program)
+            for _ in range(executed):
+                counts[(program, pc)] += 1
+                insn = prog.insn_at(pc)
+                pc += insn.slots if insn is not None else 1
+            if end.reason not in (StopReason.STEP, StopReason.BREAKPOINT):
+                return
 
     # -- whole captures --------------------------------------------------------------------
     def run_all(

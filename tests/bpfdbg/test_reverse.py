@@ -269,3 +269,28 @@ def test_exec_counts_stay_exact_when_counted_step_by_step_and_across_reverse_and
     assert dict(session.stepper.exec_counts()) == incremental
     session.run()
     assert sum(session.stepper.exec_counts().values()) == session.insns
+
+
+def test_exec_counts_of_a_spent_budget_match_a_step_by_step_tally() -> None:
+    """A loop stopped by the budget: counted by blocks at run speed, the counts equal what
+    stepping one instruction at a time records, the instruction where it stopped included."""
+    from emulator.program import Program
+
+    # r0 = 0; loop: r0 += 1; if r0 != 0 goto loop (endless); exit
+    code = bytes.fromhex("b70000000000000007000000010000005500feff000000009500000000000000")
+    prog = Program.from_bytes(code, name="spin")
+    session = Session.from_program(prog, budget=1001)
+    session.start()
+    session.cont()
+    assert session.status == "budget"
+    counts = dict(session.stepper.exec_counts())
+    tally: dict[tuple[str, int], int] = {}
+    replay = Session.from_program(prog, budget=1001)
+    replay.start()
+    while replay.live:
+        key = (replay.current_program, replay.pc)
+        tally[key] = tally.get(key, 0) + 1
+        replay.stepi()  # the last one reaches the instruction the budget stops before: counted
+    assert replay.status == "budget"
+    assert counts == tally
+    assert sum(counts.values()) == 1001 + 1

@@ -321,7 +321,7 @@ def dump_jited(session: Session, words: list[str], style: str | None) -> Command
     """The whole native image of a translating backend, each range headed by the eBPF
     instruction it came from (and its source line when it starts a new one)."""
     usage = "prog dump jited [PROG] [opcodes] [att] [backend NAME] [kernel]"
-    words = list(words)
+    words = ["kernel" if w == "--kernel" else w for w in words]  # bpftool-like keyword, or a flag
     if "kernel" in words:
         words.remove("kernel")
         prog, rest = resolve_prog(session, words, usage)

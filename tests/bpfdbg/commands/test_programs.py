@@ -354,3 +354,4 @@ def test_dump_jited_beside_the_kernels_image() -> None:
     assert any(line.startswith("straight-line ALU instructions: ") for line in result.lines)
     assert any("register mapping agrees" in line for line in result.lines)
     assert any("why: return: the kernel returns through its return thunk" in line for line in result.lines)
+    assert s.execute("prog dump jited --kernel").data == result.data  # the spelling works too

@@ -354,4 +354,7 @@ def test_dump_jited_beside_the_kernels_image() -> None:
     assert any(line.startswith("straight-line ALU instructions: ") for line in result.lines)
     assert any("register mapping agrees" in line for line in result.lines)
     assert any("why: return: the kernel returns through its return thunk" in line for line in result.lines)
-    assert s.execute("prog dump jited --kernel").data == result.data  # the spelling works too
+    again = s.execute("prog dump jited --kernel").data  # the spelling works too
+    assert [(r["pc"], r["same"], r["difference"]) for r in again] == [
+        (r["pc"], r["same"], r["difference"]) for r in result.data
+    ]  # the kernel's addresses differ from one load to the next, the comparison does not

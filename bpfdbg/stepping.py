@@ -775,15 +775,19 @@ class Stepper:
         self.goto(target)
         return self._stopped("step", reverse=True)
 
-    def points(self, lo: int, hi: int) -> list[Point]:
-        """Positions lo..hi-1 of the run, by replay; the machine is left at ``hi``."""
+    def _replay_to(self, position: int) -> DebugBackend:
+        """Put the machine at ``position`` of this run (no earlier than the history's start)
+        from the nearest checkpoint, by replay; the machine."""
         s = self.s
-        b = s.machine()
-        lo = max(lo, s.history.start)
-        mark = s.history.at_or_before(lo)
+        mark = s.history.at_or_before(max(position, s.history.start))
         assert mark is not None
         self._restore(mark)
-        self.run_to(lo)
+        self.run_to(max(position, s.history.start))
+        return s.machine()
+
+    def points(self, lo: int, hi: int) -> list[Point]:
+        """Positions lo..hi-1 of the run, by replay; the machine is left at ``hi``."""
+        b = self._replay_to(lo)
         out: list[Point] = []
         while True:
             self._apply_edit()
@@ -1018,12 +1022,7 @@ class Stepper:
         between two stops is counted by walking its instructions. The machine is left at
         ``hi`` (or where the run ended before it)."""
         s = self.s
-        b = s.machine()
-        lo = max(lo, s.history.start)
-        mark = s.history.at_or_before(lo)
-        assert mark is not None
-        self._restore(mark)
-        self.run_to(lo)
+        b = self._replay_to(lo)
         leaders = self._leaders()
         while True:
             self._apply_edit()

@@ -273,16 +273,11 @@ class BpfdbgApp(App[None]):
                 failure = "".join(traceback.format_exception_only(type(err), err)).strip()
         self.call_from_thread(self._finished, results, rendered, failure, echo, started)
 
-    def _finished(
-        self,
-        results: list[tuple[str, CommandResult]],
-        rendered: Rendered | None,
-        failure: str | None,
-        echo: bool,
-        started: float,
-    ) -> None:
+    def _finished(self, *outcome: Any) -> None:
+        """The worker's outcome on the UI thread (see ``_finish``); a bug while drawing it
+        is said, never swallowed by the worker."""
         try:
-            self._finish(results, rendered, failure, echo, started)
+            self._finish(*outcome)
         except Exception as err:  # a bug in the TUI: said, never swallowed by the worker
             self.busy = None
             self.commands_run += 1

@@ -515,7 +515,10 @@ def cmd_prog(session: Session, args: str) -> CommandResult:
       prog dump xlated [PROG] [opcodes] [linum] [file FILE]
                                        the instructions as bpftool prints them, with source
                                        lines; opcodes adds the raw bytes, linum file:line:col
-      prog dump jited [PROG]           the native code of backends that translate (host JIT, NIC)
+      prog dump jited [PROG] [att] [opcodes] [backend NAME]
+                                       the native image of a translating backend (host-jit),
+                                       each range headed by its eBPF instruction and source line
+      prog dump jited [PROG] kernel    the kernel's JIT image beside ours, differences explained
       prog tracelog                    bpf_printk output of the current run (as "tracelog")
     -j/--json (-p: indented) anywhere gives bpftool's JSON.
     """

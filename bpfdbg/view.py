@@ -556,11 +556,9 @@ def _frame_lines(s: Session) -> tuple[str, ...]:
 def _packet(s: Session, state: Any) -> PacketView | None:
     if s.program.prog_type == "raw":
         return None
-    l2 = s.program.prog_type != "socket"
+    l2 = pkt.starts_at_l2(s)
     name = f"Packet {s.packet_index + 1}" if s.packet_index is not None else "Packet"
-    before = s.run_input().packet or b""
-    if not l2:
-        before = before[14:]
+    before = pkt.loaded_packet(s)
     region = state.regions.get("pkt") if state is not None else None
     if region is None:
         return PacketView(f"{name} ({len(before)} B, input)", before, {}, pkt.summary(before, l2=l2))

@@ -516,17 +516,6 @@ def _input_packet(session: Session) -> bytes:
     return session.run_input().packet or b""
 
 
-def _l2(session: Session) -> bool:
-    """Whether the machine's packet starts at the MAC header (socket filters start at L3)."""
-    return session.program.prog_type != "socket"
-
-
-def _loaded_packet(session: Session) -> bytes:
-    """The input packet as the machine got it: a socket filter's starts at the IP header."""
-    data = _input_packet(session)
-    return data if _l2(session) else data[14:]
-
-
 def _packet_region(state: MachineState) -> RegionSnapshot:
     region = state.regions.get("pkt")
     if region is None:
@@ -546,11 +535,11 @@ def _packet_live_lines(session: Session) -> list[str]:
     state = session.state()
     region = _packet_region(state)
     data = bytes(region.data)
-    before = _loaded_packet(session)
+    before = pkt.loaded_packet(session)
     accesses = pkt.step_accesses(session)
     marks = pkt.marks_in(accesses, region.base, len(data))
     was = f", was {len(before)}" if len(before) != len(data) else ""
-    decoded = pkt.summary(data, l2=_l2(session))
+    decoded = pkt.summary(data, l2=pkt.starts_at_l2(session))
     head = f"{_packet_name(session)} at insn {session.pc} ({len(data)} bytes{was}): {decoded}"
     lines = [head, *pkt.hexdump(data, marks)]
     meta = state.regions.get("pkt_meta")
@@ -571,8 +560,8 @@ def _packet_live_lines(session: Session) -> list[str]:
 def _packet_diff_lines(session: Session) -> list[str]:
     state = session.state()
     region = _packet_region(state)
-    before = _loaded_packet(session)
-    l2 = _l2(session)
+    before = pkt.loaded_packet(session)
+    l2 = pkt.starts_at_l2(session)
     lines = pkt.diff_lines(pkt.diff(before, bytes(region.data)), l2=l2)
     if not l2:
         lines.append(

@@ -96,6 +96,17 @@ def insn_reads(insn: Insn, regs: tuple[int, ...] | list[int], pkt_base: int | No
     return []
 
 
+def starts_at_l2(session: Session) -> bool:
+    """Whether the machine's packet starts at the MAC header (socket filters start at L3)."""
+    return session.program.prog_type != "socket"
+
+
+def loaded_packet(session: Session) -> bytes:
+    """The input packet as the machine got it: a socket filter's starts at the IP header."""
+    data = session.run_input().packet or b""
+    return data if starts_at_l2(session) else data[14:]
+
+
 def insn_accesses(insn: Insn, regs: tuple[int, ...] | list[int], pkt_base: int | None) -> list[Access]:
     """What an instruction about to run will touch, from the registers now: its reads
     (:func:`insn_reads`) and its stores (ST/STX at ``dst + off``; atomics write too)."""

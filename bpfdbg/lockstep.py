@@ -18,7 +18,7 @@ instruction, so the user sees *why* next to *what*.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,23 @@ class Lockstep:
     @property
     def reference(self) -> Backend:
         return self.machines[self.names[0]]  # type: ignore[no-any-return]
+
+    def load_maps(self, snapshot: Mapping[str, Sequence[tuple[bytes, bytes]]]) -> None:
+        """Give every backend these map contents (``bpfdbg.mapstate`` snapshot), so all start
+        as the session's maps are. Records (ring buffer, perf) cannot be put back; every
+        backend then starts without them alike."""
+        from bpfdbg.commands.maps import restore_map
+        from bpfdbg.commands.registry import CommandError
+
+        for machine in self.machines.values():
+            for m in machine.map_set():
+                entries = snapshot.get(m.name)
+                if entries is None:
+                    continue
+                try:
+                    restore_map(m, list(entries))
+                except (CommandError, ValueError, TypeError, KeyError):
+                    pass
 
     def reset(self, run: RunInput) -> None:
         for machine in self.machines.values():
@@ -304,20 +321,8 @@ class SessionLockstep:
         return self.engine.names
 
     def _restart(self) -> None:
-        from bpfdbg.commands.maps import restore_map
-        from bpfdbg.commands.registry import CommandError
-
         s = self.session
-        snapshot = s.maps_at_run_start
-        for machine in self.engine.machines.values():
-            for m in machine.map_set():
-                entries = snapshot.get(m.name)
-                if entries is None:
-                    continue
-                try:
-                    restore_map(m, entries)
-                except (CommandError, ValueError, TypeError, KeyError):
-                    pass  # records (ring buffer, perf) cannot be put back; every engine starts alike
+        self.engine.load_maps(s.maps_at_run_start)
         self.engine.reset(s.run_input())
         run = s.history.at_or_before(s.history.start)
         if run is not self._run:

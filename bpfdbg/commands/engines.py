@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bpfdbg.commands.common import parse_int, split_args
 from bpfdbg.commands.registry import CommandError, CommandResult, command
 from bpfdbg.lockstep import LoadMismatch, Lockstep, divergence_lines
+from bpfdbg.mapstate import capture_maps
 from bpfdbg.render.code import insn_text
 from emulator.backends.base import backend_names, create
 
@@ -139,7 +140,7 @@ def cmd_compare(session: Session, args: str) -> CommandResult:
         engine = Lockstep(session.program, session.make_env, names)
     except LoadMismatch as err:
         raise CommandError(f"cannot run in lockstep: {err}") from None
-    _start_maps(session, engine)
+    engine.load_maps(capture_maps(session.maps))  # maps start as the session's are now
     results: list[dict[str, Any]] = []
     lines: list[str] = []
     saved = session.packet_index, session.input_packet
@@ -198,18 +199,3 @@ def _packets(session: Session, words: list[str]) -> list[int | None]:
             raise CommandError(f"no packet {number}: the capture has packets 1-{len(session.packets)}")
         return [number - 1]
     raise CommandError(f"compare takes packet N or all, not {' '.join(words)!r}", COMPARE_USAGE)
-
-
-def _start_maps(session: Session, engine: Lockstep) -> None:
-    """Every engine backend starts with the session's maps as they are now."""
-    from bpfdbg.commands.maps import restore_map
-    from bpfdbg.mapstate import capture_maps
-
-    now = capture_maps(session.maps)
-    for machine in engine.machines.values():
-        for m in machine.map_set():
-            if m.name in now:
-                try:
-                    restore_map(m, now[m.name])
-                except (CommandError, ValueError, TypeError, KeyError):
-                    pass

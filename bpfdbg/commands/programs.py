@@ -261,13 +261,7 @@ def dump_xlated(session: Session, words: list[str], style: str | None) -> Comman
     words = [w for w in words if w not in options]
     if "visual" in options:
         raise CommandError("'visual' (a DOT graph) is not supported yet; use opcodes and linum", usage)
-    target: str | None = None
-    if "file" in words:
-        at = words.index("file")
-        if at + 1 >= len(words):
-            raise CommandError("'file' needs a file name", usage)
-        target = words[at + 1]
-        del words[at : at + 2]
+    target = take_value(words, "file", "a file name", usage)
     prog, rest = resolve_prog(session, words, usage)
     if rest:
         raise CommandError(f"unexpected {' '.join(rest)!r}", usage)
@@ -312,6 +306,19 @@ def dump_xlated(session: Session, words: list[str], style: str | None) -> Comman
     return finish("prog", rows, lines, style)
 
 
+def take_value(words: list[str], keyword: str, what: str, usage: str) -> str | None:
+    """Remove ``keyword VALUE`` (bpftool's ``file FILE``, our ``backend NAME``) from
+    ``words``; the value, or None when the keyword is absent."""
+    if keyword not in words:
+        return None
+    at = words.index(keyword)
+    if at + 1 >= len(words):
+        raise CommandError(f"'{keyword}' needs {what}", usage)
+    value = words[at + 1]
+    del words[at : at + 2]
+    return value
+
+
 def native_backends() -> list[str]:
     """The backends that can show the native code of an instruction (host JIT, NIC)."""
     return [name for name in backends.backend_names() if backends.create(name).capabilities.has_native_view]
@@ -328,13 +335,7 @@ def dump_jited(session: Session, words: list[str], style: str | None) -> Command
         if rest:
             raise CommandError(f"unexpected {' '.join(rest)!r}", usage)
         return jited_beside_kernel(session, prog, style)
-    name = None
-    if "backend" in words:
-        i = words.index("backend")
-        if i + 1 >= len(words):
-            raise CommandError("'backend' needs a backend name", usage)
-        name = words[i + 1]
-        del words[i : i + 2]
+    name = take_value(words, "backend", "a backend name", usage)
     options = {w for w in words if w in ("opcodes", "linum", "att", "intel")}
     prog, rest = resolve_prog(session, [w for w in words if w not in options], usage)
     if rest:

@@ -10,6 +10,7 @@ The screen turns the target into a command line: widgets post intents, never act
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -78,7 +79,38 @@ def resize_on_show(view: ScrollView) -> None:
     view.virtual_size = size
 
 
-class LinesView(ScrollView, can_focus=True):
+class TextLinesView(ScrollView):
+    """Rich Text lines drawn lazily through Textual's line API, each line rendered once
+    (see strip_of). Subclasses say which lines (``texts``) and may mark one (``decorate``)."""
+
+    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self._strips: StripCache = {}
+        self._style = Style()
+
+    def texts(self) -> Sequence[Text]:
+        raise NotImplementedError
+
+    def decorate(self, index: int, strip: Strip, width: int) -> Strip:
+        return strip
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._style = self.rich_style  # once per pass, not once per line
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        style = self._style
+        texts = self.texts()
+        if index >= len(texts):
+            return Strip.blank(width, style)
+        strip = self.decorate(index, strip_of(self, self._strips, texts[index], style), width + scroll_x)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
+
+
+class LinesView(TextLinesView, can_focus=True):
     DEFAULT_CSS = """
     LinesView { height: 1fr; overflow: auto auto; scrollbar-size: 1 1; }
     """
@@ -114,8 +146,6 @@ class LinesView(ScrollView, can_focus=True):
         # Rendered lines by the identity of their Text (kept alive with it): presenters
         # reuse Text objects for lines that did not change, so a step re-renders only the
         # lines that did.
-        self._strips: StripCache = {}
-        self._style = Style()
         self._width = 0
 
     # -- content ------------------------------------------------------------------------------
@@ -168,22 +198,15 @@ class LinesView(ScrollView, can_focus=True):
         return "\n".join(t.plain for t in self.content.lines)
 
     # -- drawing --------------------------------------------------------------------------------
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._style = self.rich_style  # once per pass, not once per line
-        return super().render_lines(crop)
+    def texts(self) -> Sequence[Text]:
+        return self.content.lines
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        style = self._style
-        if index >= len(self.content.lines):
-            return Strip.blank(width, style)
-        strip = strip_of(self, self._strips, self.content.lines[index], style)
-        if index == self.cursor and self.has_focus:
-            strip = strip.extend_cell_length(max(width + scroll_x, strip.cell_length))
-            strip = Strip([Segment(s.text, (s.style or Style()) + CURSOR_STYLE, s.control) for s in strip])
-        return strip.crop_extend(scroll_x, scroll_x + width, style)
+    def decorate(self, index: int, strip: Strip, width: int) -> Strip:
+        """The cursor line, underlined across the pane, while the pane has the focus."""
+        if index != self.cursor or not self.has_focus:
+            return strip
+        strip = strip.extend_cell_length(max(width, strip.cell_length))
+        return Strip([Segment(s.text, (s.style or Style()) + CURSOR_STYLE, s.control) for s in strip])
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(old)
@@ -244,7 +267,7 @@ def text_lines(*texts: str | Text) -> Lines:
     return Lines(tuple(Text(t) if isinstance(t, str) else t for t in texts))
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(TextLinesView, can_focus=True):
     """An append-only log of Rich Text lines, drawn lazily like LinesView: appending costs
     the new lines, never a layout pass, and the view follows the end unless the user
     scrolled away from it."""
@@ -255,8 +278,6 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.lines: list[Text] = []
         self.max_lines = max_lines
-        self._strips: StripCache = {}
-        self._style = Style()
         self.follow_end = True  # False while the user has scrolled up to read
 
     def append(self, texts: list[Text]) -> None:
@@ -287,16 +308,5 @@ class LogView(ScrollView, can_focus=True):
         resize_on_show(self)
         self.scroll_end(animate=False, immediate=True)
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._style = self.rich_style
-        return super().render_lines(crop)
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        style = self._style
-        if index >= len(self.lines):
-            return Strip.blank(width, style)
-        strip = strip_of(self, self._strips, self.lines[index], style)
-        return strip.crop_extend(scroll_x, scroll_x + width, style)
+    def texts(self) -> Sequence[Text]:
+        return self.lines

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.errors import EmulatorError
+from emulator.helpers.registry import HelperContext, HelperFaultError, HelperTable
 
 
 class FaultError(EmulatorError):
@@ -41,3 +42,25 @@ class CallbackLoop:
     index: int
     count: int
     args: Callable[[int], tuple[int, int, int, int, int]]
+
+
+def helper_caller(helpers: HelperTable, hid: int, ctx: HelperContext) -> Callable[..., int]:
+    """What a backend calls for helper ``hid``: the shared implementation bound to the
+    backend's helper context, its result as a 64-bit register value; or, for a helper
+    bpfdbg does not implement for this program type, a call that faults naming it."""
+    spec = helpers.get(hid)
+    if spec is None or spec.impl is None:
+        name = f"{spec.name}#{hid}" if spec else f"#{hid}"
+
+        def missing(*args: int) -> int:
+            raise HelperFaultError(
+                f"call to helper {name}, which bpfdbg does not implement for {helpers.name} programs"
+            )
+
+        return missing
+    impl = spec.impl
+
+    def call(r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        return impl(ctx, r1, r2, r3, r4, r5) & 0xFFFFFFFFFFFFFFFF
+
+    return call

@@ -40,14 +40,15 @@ from emulator.backends.hostjit import control, layout
 from emulator.backends.hostjit.branch import taken
 from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, BatchReader, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
-from emulator.backends.hostjit.frames import CallbackLoop, CallFrame
+from emulator.backends.hostjit.frames import CallFrame
 from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
-from emulator.backends.hostjit.services import FaultError, HelperContext, ProgramExit, RunWorld
+from emulator.backends.hostjit.services import HelperContext, RunWorld
 from emulator.backends.hostjit.x86 import BPF_TO_X86, NAMES64
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
+from emulator.execution import CallbackLoop, FaultError, ProgramExit
 from emulator.guards import guard_holds
 from emulator.helpers.registry import HelperFaultError
 from emulator.isa.fields import AtomicOp, CallKind, PseudoSrc

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from emulator.backends.hostjit import layout
 from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, Cpu
 from emulator.backends.hostjit.emitter import JitError
-from emulator.backends.hostjit.frames import CallbackLoop
-from emulator.backends.hostjit.services import FaultError, ProgramExit
-from emulator.helpers.registry import HelperFaultError, HelperSpec
+from emulator.execution import CallbackLoop, FaultError, ProgramExit
+from emulator.execution import helper_caller as shared_helper_caller
+from emulator.helpers.registry import HelperFaultError
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.maps import MapError, MapType
@@ -280,20 +280,4 @@ def legacy(m: HostJitBackend, insn: Insn, uc: Cpu) -> None:
 
 
 def helper_caller(m: HostJitBackend, hid: int) -> Callable[..., int]:
-    spec: HelperSpec | None = m._helpers.get(hid)
-    if spec is None or spec.impl is None:
-        name = f"{spec.name}#{hid}" if spec else f"#{hid}"
-
-        def missing(*args: int) -> int:
-            raise HelperFaultError(
-                f"call to helper {name}, which bpfdbg does not implement for {m._helpers.name} programs"
-            )
-
-        return missing
-    impl = spec.impl
-    ctx = m._ctx
-
-    def call(r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-        return impl(ctx, r1, r2, r3, r4, r5) & M64  # type: ignore[arg-type]
-
-    return call
+    return shared_helper_caller(m._helpers, hid, m._ctx)

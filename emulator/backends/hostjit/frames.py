@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulator.execution import CallbackLoop  # noqa: F401 - the backend takes it from here
-
 
 @dataclass
 class CallFrame:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emulator.env import Environment
-from emulator.execution import FaultError, ProgramExit  # noqa: F401 - the hooks raise them
 from emulator.helpers.fib import FibTable
 from emulator.map_memory import MapMemory
 from emulator.maps import Element, Map

@@ -20,10 +20,10 @@ from emulator.backends.interp import codegen, runtime
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError
-from emulator.execution import CallbackLoop
+from emulator.execution import CallbackLoop, helper_caller
 from emulator.guards import guard_holds
 from emulator.helpers.fib import FibTable
-from emulator.helpers.registry import HelperFaultError, HelperSpec
+from emulator.helpers.registry import HelperFaultError
 from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
@@ -812,24 +812,7 @@ class InterpBackend:
         return value
 
     def _helper_caller(self, hid: int) -> Callable[..., int]:
-        spec: HelperSpec | None = self._helpers.get(hid)
-        if spec is None or spec.impl is None:
-            name = f"{spec.name}#{hid}" if spec else f"#{hid}"
-
-            def missing(*args: int) -> int:
-                raise HelperFaultError(
-                    f"call to helper {name}, which bpfdbg does not implement "
-                    f"for {self._helpers.name} programs"
-                )
-
-            return missing
-        impl = spec.impl
-        ctx = _HelperContext(self)
-
-        def call(r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-            return impl(ctx, r1, r2, r3, r4, r5) & _M64
-
-        return call
+        return helper_caller(self._helpers, hid, _HelperContext(self))
 
     def _pseudo_value(self, insn: Insn, pc: int, prog: Program, env: Environment | None = None) -> int:
         try:

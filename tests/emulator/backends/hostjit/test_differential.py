@@ -5,6 +5,8 @@ instruction count and memory; and stepping gives the same r0-r10 after every ins
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -44,10 +46,8 @@ def test_random_programs_end_alike(code: bytes, mem: bytes) -> None:
     assert ends[0] == ends[1]
 
 
-@settings(max_examples=60, deadline=None)
-@given(programs(), st.binary(min_size=0, max_size=48))
-def test_random_programs_step_alike(code: bytes, mem: bytes) -> None:
-    interp, jit = _machines(code, mem)
+def _step_alike(interp: Any, jit: Any) -> None:
+    """Step both to the end: every step event and the registers after it the same."""
     while True:
         a, b = interp.step(), jit.step()
         assert (a.pc, a.next_pc, a.insns, a.regs, a.mem, a.stop) == (
@@ -63,6 +63,12 @@ def test_random_programs_step_alike(code: bytes, mem: bytes) -> None:
             break
 
 
+@settings(max_examples=60, deadline=None)
+@given(programs(), st.binary(min_size=0, max_size=48))
+def test_random_programs_step_alike(code: bytes, mem: bytes) -> None:
+    _step_alike(*_machines(code, mem))
+
+
 @settings(max_examples=150, deadline=None)
 @given(bodies())
 def test_alu_bodies_step_alike(case: tuple[list[int], list[Insn]]) -> None:
@@ -70,16 +76,4 @@ def test_alu_bodies_step_alike(case: tuple[list[int], list[Insn]]) -> None:
     instructions such as ``ja +0`` and ``le64`` among conditional jumps, stack atomics)."""
     inits, body = case
     insns = [_lddw(reg, value) for reg, value in zip(WORK, inits, strict=True)] + body + [Insn(0x95)]
-    interp, jit = _machines(encode_program(slot_list(insns)), b"")
-    while True:
-        a, b = interp.step(), jit.step()
-        assert (a.pc, a.next_pc, a.insns, a.regs, a.mem, a.stop) == (
-            b.pc,
-            b.next_pc,
-            b.insns,
-            b.regs,
-            b.mem,
-            b.stop,
-        )
-        if a.stop is not None:
-            break
+    _step_alike(*_machines(encode_program(slot_list(insns)), b""))

@@ -140,6 +140,10 @@ def _replace(call: HelperCall, offset: int, frm: int, to: int, flags: int, l4: b
         if frm != 0:
             return -EINVAL
         field = csum_replace_by_diff(field, to)
+    elif size == 2 and l4:
+        # the kernel's inet_proto_csum_replace2 widens to inet_proto_csum_replace4, whose
+        # 32-bit fold can give 0x0000 where csum_replace2 (the L3 path) gives 0xffff
+        field = csum_replace4(field, frm & M16, to & M16)
     elif size == 2:
         field = csum_replace2(field, frm, to)
     elif size == 4:

@@ -43,7 +43,7 @@ from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, Me
 from emulator.backends.hostjit.frames import CallFrame
 from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
-from emulator.backends.hostjit.services import HelperContext, RunWorld
+from emulator.run_world import HelperContext, RunWorld
 from emulator.backends.hostjit.x86 import BPF_TO_X86, NAMES64
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput

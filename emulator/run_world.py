@@ -1,8 +1,10 @@
-"""What the host-JIT machine gives the shared helper implementations (emulator.helpers), and
-the faults raised inside its hooks.
+"""What a compiled backend (host-jit, nic) gives the shared helper implementations
+(emulator.helpers): the per-run world (output, clock, random source, maps) and a
+HelperContext over it.
 
-Helpers run in Python at their trampolines, against the same AddressSpace the native code
-reads and writes through MMIO, so a helper sees exactly what the program stored.
+Helpers run in Python against the same AddressSpace the native code reads and writes, so a
+helper sees exactly what the program stored. Backends never import each other, so this
+lives beside them rather than inside one.
 """
 
 from __future__ import annotations

@@ -58,6 +58,12 @@ class Environment:
     first run (what a loader would do with bpf_map_update_elem)."""
     fib: FibTable = field(default_factory=lambda: _empty_fib())
     """What bpf_fib_lookup sees (default: the loopback device only, forwarding off)."""
+    device_profile: str = "nfp-public-fw"
+    """The offload device the ``nic`` backend models (emulator.backends.nic.profiles): its
+    instruction store, stack, packet split, map limits and firmware helpers."""
+    mtu: int = 1500
+    """The MTU of the (modelled) netdev a program is offloaded to: the offload refuses a
+    program that may read past the device's packet split for this MTU."""
 
     @classmethod
     def for_object(cls, obj: BpfObject, **settings: object) -> Environment:

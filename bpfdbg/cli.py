@@ -249,6 +249,8 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
             print(f"FAIL: {case.name}: {case.message}")
         elif case.outcome == "skip":
             print(f"SKIP: {case.name}: {case.message}")
+        elif case.outcome == "rejected":
+            print(f"REJECTED: {case.name}: {case.message}")
         elif args.verbose:
             print(f"PASS: {case.name}")
     if not results:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bpfdbg.headless import RunRejected, run_once
 from emulator.asm.datafile import DataTest, parse_data_file
+from emulator.backends.base import create
 from emulator.errors import EmulatorError
 from emulator.program import Program
 from emulator.state import StopReason
@@ -24,7 +25,7 @@ from emulator.state import StopReason
 @dataclass(frozen=True)
 class CaseResult:
     name: str
-    outcome: str  # "pass", "fail", "skip"
+    outcome: str  # "pass", "fail", "skip", "rejected" (an offload target refused the program)
     message: str = ""
 
 
@@ -59,6 +60,8 @@ def run_case(path: Path, backend: str = "interp") -> CaseResult:
     except (EmulatorError, RunRejected) as err:
         if test.error is not None:
             return CaseResult(name, "pass", f"rejected as expected: {err}")
+        if isinstance(err, RunRejected) and refuses_by_design(backend):
+            return CaseResult(name, "rejected", str(err))
         return CaseResult(name, "fail", f"rejected: {err}")
     if result.reason is StopReason.FAULT:
         assert result.fault is not None
@@ -77,6 +80,12 @@ def run_case(path: Path, backend: str = "interp") -> CaseResult:
     if result.retval == test.result & 0xFFFFFFFFFFFFFFFF:
         return CaseResult(name, "pass")
     return CaseResult(name, "fail", f"r0 is {result.retval:#x}, expected {test.result:#x}")
+
+
+def refuses_by_design(backend: str) -> bool:
+    """Whether the backend models a target that legitimately refuses programs (an offload
+    device): its refusals are verdicts to count, not failures of the emulator."""
+    return bool(getattr(create(backend).capabilities, "may_refuse", False))
 
 
 def data_files(directory: Path, include: str | None = None, exclude: str | None = None) -> Iterator[Path]:
@@ -99,7 +108,10 @@ def summary_line(results: list[CaseResult]) -> str:
     passed = sum(r.outcome == "pass" for r in results)
     failed = sum(r.outcome == "fail" for r in results)
     skipped = sum(r.outcome == "skip" for r in results)
+    rejected = sum(r.outcome == "rejected" for r in results)
     line = f"{passed} passed, {failed} failed"
+    if rejected:
+        line += f", {rejected} rejected by the backend's verifier"
     if skipped:
         line += f", {skipped} skipped"
     return line

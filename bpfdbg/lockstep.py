@@ -118,6 +118,26 @@ class Lockstep:
                 raise ValueError(f"the {name} backend cannot step: it cannot run in lockstep")
         self.insns = 0
         self.ended: dict[str, StopEvent | None] = {}
+        self._undefined = [
+            f for f in (getattr(m, "undefined_registers", None) for m in self.machines.values()) if f
+        ]
+
+    def undefined_registers(self) -> frozenset[int]:
+        """Registers some backend says the program may not read here (r1-r5 after a helper
+        call on the NIC, whose firmware clobbers them; the verifier forbids reading them), so
+        their values are not compared."""
+        out: frozenset[int] = frozenset()
+        for f in self._undefined:
+            out |= f()
+        return out
+
+    def registers_of(self, machine: Any) -> tuple[int, ...]:
+        """A backend's r0-r10 with the registers no program may read now masked to 0."""
+        regs: tuple[int, ...] = machine.registers()
+        if not self._undefined:
+            return regs
+        undefined = self.undefined_registers()
+        return tuple(0 if i in undefined else v for i, v in enumerate(regs)) if undefined else regs
 
     @property
     def reference(self) -> Backend:
@@ -191,7 +211,7 @@ class Lockstep:
         machines = list(self.machines.values())
         # the common case first, in a few tuple comparisons: everything alike
         positions = [m.position() for m in machines]
-        regs_now = [m.registers() for m in machines]
+        regs_now = [self.registers_of(m) for m in machines]
         stops = [_end_text(ev.stop) for ev in events.values()]
         outs: list[Sequence[str]] = [getattr(m, "output", []) for m in machines]
         if (
@@ -217,7 +237,10 @@ class Lockstep:
         add(self._differ("pc", {n: f"{p[3]}:{p[0]}" for n, p in positions.items()}))
         add(self._differ("depth", {n: str(p[2]) for n, p in positions.items()}))
         regs = {name: m.registers() for name, m in self.machines.items()}
+        undefined = self.undefined_registers() if self._undefined else frozenset()
         for i, reg in enumerate(REG_NAMES):
+            if i in undefined:
+                continue
             add(self._differ(reg, {n: _hex(r[i]) for n, r in regs.items()}))
         ranges = sorted({(w.addr, len(w.new)) for ev in events.values() for w in ev.mem})
         for addr, size in ranges:
@@ -362,7 +385,10 @@ class SessionLockstep:
         out = []
         machines = self.engine.machines
         regs = {n: m.registers() for n, m in machines.items()}
+        undefined = self.engine.undefined_registers()
         for i, reg in enumerate(REG_NAMES):
+            if i in undefined:
+                continue
             diff = self.engine._differ(reg, {n: _hex(r[i]) for n, r in regs.items()})
             if diff is not None:
                 out.append(diff)

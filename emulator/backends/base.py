@@ -24,6 +24,7 @@ class Capabilities:
     has_native_view: bool = False  # host-jit, nic
     checkpointable: bool = False  # cheap save/restore for reverse stepping
     raw_programs: bool = True  # runs the raw convention (r1 = memory), as the conformance suite needs
+    may_refuse: bool = False  # models a target that refuses valid programs by design (an offload device)
 
 
 @dataclass(frozen=True, slots=True)

@@ -939,6 +939,7 @@ def frags_capture() -> list[tuple[str, bytes]]:
 CAPTURES = {
     "xdp_firewall": firewall_capture,
     "xdp_lb": lb_capture,
+    "xdp_lb_offload": lb_capture,  # the same traffic: the two load balancers must agree
     "tc_classifier": tc_classifier_capture,
     "xdp_percpu_counter": percpu_counter_capture,
     "xdp_tailcall": tailcall_capture,
@@ -1016,6 +1017,17 @@ def lb_maps() -> dict[str, list]:
     }
 
 
+def lb_offload_maps() -> dict[str, list]:
+    """xdp_lb's tables in the offload sample's shapes: pinning by exact client address (a
+    hash: the device has no LPM trie), the configuration in an array instead of .rodata."""
+    maps = lb_maps()
+    maps["client_pinning"] = [entry(be32("198.51.100.7"), struct.pack("<I", 2))]
+    # struct lb_config { be32 self_addr; u8 gateway_mac[6]; u8 pad[2]; }
+    mac = bytes(int(b, 16) for b in GW.split(":"))
+    maps["lb_config"] = [entry(struct.pack("<I", 0), be32("10.0.0.1") + mac + b"\0\0")]
+    return maps
+
+
 def p4_maps() -> dict[str, list]:
     def acl(src: str, proto: int, rule_id: int):
         # struct ingress_acl_key { u32 field0 (host order); u8 field1; u8 pad[3]; }
@@ -1073,6 +1085,7 @@ def capture(name: str) -> list[tuple[str, bytes]]:
 INITIAL_MAPS = {
     "xdp_firewall.o": firewall_maps,
     "xdp_lb.o": lb_maps,
+    "xdp_lb_offload.o": lb_offload_maps,
     "tc_p4_shaped.o": p4_maps,
     "xdp_l2_bridge.o": l2_bridge_maps,
     "xdp_map_in_map.o": map_in_map_maps,

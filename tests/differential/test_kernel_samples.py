@@ -90,5 +90,10 @@ def _packet(state):  # type: ignore[no-untyped-def]
     return (meta.data if meta else b"") + (pkt.data if pkt else b"")
 
 
+def _drop_entry(a, b, name, key):  # type: ignore[no-untyped-def]
+    for dump in (a, b):
+        dump[name] = [e for e in dump[name] if e["key"] != key]
+
+
 def _maps(dump, names):  # type: ignore[no-untyped-def]
     return {name: sorted(json.dumps(e, sort_keys=True) for e in dump[name]) for name in names}

@@ -22,9 +22,15 @@ Machine state the semantics refer to
   (the index is OR-ed in, not added: the JIT keeps windows aligned so both agree; a simulator
   may flag ``ActLMAddrN & 4k != 0``). ``*l$indexN++`` / ``*l$indexN--`` is the word at
   ``ActLMAddrN``, after which ``ActLMAddrN`` moves by +4 / -4 (immediately).
-  ``local_csr_wr[ActLMAddrN, x]`` has a latency of 3 instructions on hardware; the translator
-  always puts at least 3 instructions between the write and the first ``*l$indexN`` use, so a
-  model may apply the write immediately (and may flag an earlier use as a hazard).
+  ``local_csr_wr[ActLMAddrN, x]`` stores ``x & ~3`` (the pointer is word aligned: the low two
+  bits are discarded, and the JIT relies on it when it computes a stack address at run time).
+  The write has a latency of 3 instructions on hardware; the translator puts at least 3
+  instructions between the write and the first ``*l$indexN`` use, except across a taken
+  branch: a bpf-to-bpf call into a callee that saves no registers from a caller with a
+  non-empty frame is ``local_csr_wr[ActLMAddr0, gprA_22]``, ``br[callee], defer[1]``, the
+  slot, then the callee's ``alu[*l$index0, --, B, gprA_21]`` (as the upstream JIT emits it; it
+  relies on the taken branch's pipeline penalty), so a model that checks the latency should
+  count a taken branch as 3 instruction times.
 - **Condition codes** Z, N, C, V (ARM-style carry: C = 1 means "no borrow" after a subtract).
 - **ALU output latch** ``alu_out``: the 32-bit result of the most recent instruction that went
   through the ALU: ``alu``, ``alu_shf``, ``dbl_shf``, ``asr``, ``ld_field`` (the merged value

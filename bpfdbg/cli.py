@@ -261,6 +261,75 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.outcome != "fail" for r in results) else EXIT_PROGRAM
 
 
+def _cmd_triage(args: argparse.Namespace) -> int:
+    """``bpfdbg triage PROG.o --pcap F``: load verdicts, every packet in lockstep, and the
+    report of divergence classes with their explanations (bpfdbg.triage). Exit 0 when every
+    packet agrees, 1 on a divergence or a refusal."""
+    from bpfdbg.render.triage import render
+    from bpfdbg.triage import TriageError, TriageSpec, triage
+
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    spec = TriageSpec(
+        program_path=args.prog,
+        pcap_path=args.pcap,
+        prog_name=args.prog_name,
+        maps_path=args.maps,
+        backends=backends,
+        profile=args.profile,
+        budget=args.budget,
+    )
+    if args.jobs < 1:
+        raise CliError(f"--jobs must be at least 1, got {args.jobs}")
+    show = args.progress if args.progress is not None else _is_tty(sys.stderr)
+    bar = _ProgressBar(sys.stderr) if show else None
+    try:
+        report = triage(spec, jobs=args.jobs, progress=bar)
+    except TriageError as err:
+        raise CliError(str(err)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    text = render(report, args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text)
+        except OSError as err:
+            raise CliError(f"cannot write {args.output}: {err.strerror or err}") from None
+    else:
+        sys.stdout.write(text)
+    return report.exit_status
+
+
+class _ProgressBar:
+    """``triage [####----] 120/1,000 packets 80 pkt/s ETA 0:11`` redrawn in place on stderr,
+    at most ten times a second; stdout stays clean for the report."""
+
+    def __init__(self, stream: TextIO) -> None:
+        import time
+
+        self.stream = stream
+        self.clock = time.monotonic
+        self.started = self.clock()
+        self.shown = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        from bpfdbg.render.triage import progress_line
+
+        now = self.clock()
+        if done < total and now - self.shown < 0.1:
+            return
+        self.shown = now
+        self.stream.write("\r" + progress_line(done, total, now - self.started) + "\x1b[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 # -- bpfdbg console ------------------------------------------------------------------------
 class _Startup(argparse.Action):
     """-x FILE and -ex CMD share one list so they run in the order given, as in gdb."""
@@ -474,6 +543,43 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--exclude", metavar="REGEX", help="skip tests whose file name matches")
     conf.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     conf.set_defaults(func=_cmd_conformance)
+
+    tri = sub.add_parser(
+        "triage",
+        help="every packet of a capture on several backends in lockstep: where and why they disagree",
+        description="Load the program on every backend (an offload device may refuse it, with its "
+        "reasons), run every packet of the capture on all of them in lockstep (maps carry over from "
+        "packet to packet), and report the agreement rate and each class of divergence with the "
+        "known host/offload behaviour difference that explains it. Exit status: 0 every packet "
+        "agrees, 1 a divergence or a refusal, 2 a usage error.",
+    )
+    tri.add_argument("prog", metavar="PROG.o", help="compiled BPF object")
+    tri.add_argument("--pcap", required=True, metavar="FILE", help="capture whose packets are the input")
+    tri.add_argument(
+        "--prog", dest="prog_name", metavar="NAME", help="program of the object (function or section)"
+    )
+    tri.add_argument("--maps", metavar="JSON", help="map entries to install first ({map: [{key, value}]})")
+    tri.add_argument(
+        "--backends", default="interp,nic", metavar="A,B", help="backends to compare (default interp,nic)"
+    )
+    tri.add_argument("--profile", metavar="NAME", help="offload device profile (default: the nic's default)")
+    tri.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format")
+    tri.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (same results)")
+    tri.add_argument(
+        "--budget",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"instructions per packet before it stops (default {DEFAULT_BUDGET})",
+    )
+    tri.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    tri.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    tri.set_defaults(func=_cmd_triage)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 ``bpfdbg`` alone opens the TUI on the bundled sample (the load balancer and its capture),
 ``bpfdbg PROG.o [--prog NAME] [--pcap F] [--maps JSON] [-x FILE] [-ex CMD]`` on a program;
-``bpfdbg console|run|conformance ...`` are the headless front ends. This module lives in
+``bpfdbg console|run|conformance|triage ...`` are the headless front ends. This module lives in
 ``tui`` because only ``tui`` may import Textual; it hands everything else to bpfdbg.cli.
 """
 
@@ -19,7 +19,7 @@ from bpfdbg.commands.registry import CommandError
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_progs"
 SAMPLE = ("xdp_lb.o", "pcaps/xdp_lb.pcap", "initial_maps.json")
-SUBCOMMANDS = frozenset({"run", "console", "conformance"})
+SUBCOMMANDS = frozenset({"run", "console", "conformance", "triage"})
 PASS_THROUGH = frozenset({"-h", "--help", "--version"})
 
 
@@ -27,7 +27,7 @@ def tui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpfdbg",
         usage="bpfdbg [PROG.o] [--prog NAME] [--pcap FILE] [--maps JSON] [-x FILE] [-ex CMD]\n"
-        "       bpfdbg {console,run,conformance} ... (see bpfdbg --help)",
+        "       bpfdbg {console,run,conformance,triage} ... (see bpfdbg --help)",
         description="The terminal UI. Without PROG.o it opens the bundled sample (xdp_lb.o and its capture).",
     )
     parser.add_argument("prog", nargs="?", metavar="PROG.o")

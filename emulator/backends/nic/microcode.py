@@ -441,7 +441,7 @@ class AddrMode(Enum):
 
 # ------------------------------------------------------------------------ operand checking
 
-_OperandKind = Literal["A", "B", "special", "none"]
+_OperandKind = Literal["A", "B", "imm", "other", "none"]
 
 
 def _kind(op: Operand) -> _OperandKind:
@@ -449,7 +449,9 @@ def _kind(op: Operand) -> _OperandKind:
         return op.bank
     if isinstance(op, NoOperand):
         return "none"
-    return "special"
+    if isinstance(op, Imm):
+        return "imm"
+    return "other"
 
 
 def _check_source(op: Operand, restricted: bool, imm_max: int, what: str) -> None:
@@ -485,10 +487,11 @@ def _check_dest(dst: Dest | Imm, restricted: bool, what: str) -> None:
 
 
 def _check_pair(left: Operand, right: Operand, what: str) -> None:
-    """One operand per bank: never two A registers, two B registers, or two non-GPR sources
-    (immediates, LM and transfer registers share the other slot)."""
+    """One operand per bank: never two A registers, two B registers or two immediates (the
+    encoder swaps the operands when the left one is from bank B or the right one from bank
+    A; LM and transfer registers can sit in either field)."""
     kl, kr = _kind(left), _kind(right)
-    if kl == kr and kl != "none":
+    if kl == kr and kl in ("A", "B", "imm"):
         raise MicrocodeError(f"{what}: both operands from the same bank ({left.text()}, {right.text()})")
 
 
@@ -624,8 +627,8 @@ class LdField:
         if isinstance(self.dst, NoOperand):
             raise MicrocodeError("ld_field: needs a destination")
         _check_source(self.src, True, 0xFF, "ld_field")
-        dst_as_src: Operand = a(self.dst.index) if isinstance(self.dst, Both) else self.dst
-        _check_pair(dst_as_src, self.src, "ld_field")
+        if not isinstance(self.dst, Both):  # a "both" destination can be read from either bank
+            _check_pair(self.dst, self.src, "ld_field")
         if not 1 <= self.mask <= 0xF:
             raise MicrocodeError(f"ld_field: byte mask {self.mask:#x} out of 1..0xf")
         if self.shift.indirect:

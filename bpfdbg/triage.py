@@ -436,33 +436,51 @@ def _load_verdicts(inputs: Inputs) -> tuple[tuple[LoadVerdict, ...], PacketRunne
     try:
         runner = PacketRunner(inputs)
     except LoadMismatch as err:
-        return tuple(_verdict(n, err.reports[n], None) for n in inputs.backends), None
+        return tuple(_verdict(n, err.reports[n], None, None) for n in inputs.backends), None
     reports = runner.engine.reports
     machines = runner.engine.machines
-    return tuple(_verdict(n, reports[n], machines[n]) for n in inputs.backends), runner
+    profile = inputs.shown_profile
+    return tuple(_verdict(n, reports[n], machines[n], profile) for n in inputs.backends), runner
 
 
-def _verdict(name: str, report: LoadReport, machine: object | None) -> LoadVerdict:
+def _verdict(name: str, report: LoadReport, machine: object | None, profile: str | None) -> LoadVerdict:
     notes: list[str] = []
-    if report.ok and machine is not None:
-        notes.extend(_store_note(machine))
+    if report.ok and machine is not None and getattr(machine, "capabilities", None) is not None:
+        if machine.capabilities.may_refuse:  # type: ignore[attr-defined]
+            notes.extend(_store_note(machine, profile))
     return LoadVerdict(name, report.ok, tuple(report.diagnostics), tuple(notes))
 
 
-def _store_note(machine: object) -> list[str]:
-    """What an offload backend says about the accepted image (instruction-store use)."""
+def _store_note(machine: object, profile: str | None) -> list[str]:
+    """How much of the device's instruction store the accepted image takes: the backend's
+    own count when it gives one (``insn_store_used()``), else the length of its image
+    listing, against the profile's store size."""
     used = getattr(machine, "insn_store_used", None)
     if callable(used):
         used = used()
     if not isinstance(used, int):
+        listing = getattr(machine, "native_image_listing", None)
+        used = len(listing()) if callable(listing) else None
+    if not isinstance(used, int) or used <= 0:
         return []
-    profile = getattr(machine, "profile", None)
-    if callable(profile):
-        profile = profile()
-    size = getattr(profile, "max_insns", None)
-    if isinstance(size, int) and size > 0:
+    size = _store_size(profile)
+    if size:
         return [f"{used:,} of {size:,} instruction-store slots"]
     return [f"{used:,} instruction-store slots"]
+
+
+def _store_size(profile: str | None) -> int | None:
+    if profile is None:
+        return None
+    try:
+        from emulator.backends.nic.profiles import profile as device_profile  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    try:
+        size = getattr(device_profile(profile), "max_insns", None)
+    except (KeyError, ValueError):
+        return None
+    return size if isinstance(size, int) and size > 0 else None
 
 
 # -- parallel chunks -----------------------------------------------------------------------------

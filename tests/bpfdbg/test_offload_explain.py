@@ -156,9 +156,17 @@ def test_the_devices_14_bit_packet_length() -> None:
 
 def test_stale_map_reads_need_a_caching_profile() -> None:
     diff = ("map counters", "[{'key': '00', 'value': '02'}]", "[{'key': '00', 'value': '01'}]")
-    assert _explain("call 2", diff) is None  # no profile: the driver's cache is not modelled
+    assert _explain("call 2", diff) is None  # no profile: no read cache
     assert _explain("call 2", diff, profile="no-such-profile") is None
-    assert _explain("call 1", diff, profile="no-such-profile") is None
+    profiles = pytest.importorskip("emulator.backends.nic.profiles")
+    caching = [n for n in profiles.profile_names() if profiles.profile(n).multi_ent]
+    plain = [n for n in profiles.profile_names() if not profiles.profile(n).multi_ent]
+    assert caching and plain  # Agilio firmware (ABI 3, CMSG_MULTI_ENT) and the public firmware
+    assert _explain("call 2", diff, profile=caching[0]) == "stale-host-reads"
+    assert _explain("lock *(u64 *)(r1 + 0) += r2", diff, profile=caching[0]) == "stale-host-reads"
+    assert _explain("call 2", diff, profile=plain[0]) is None
+    assert _explain("call 1", diff, profile=caching[0]) is None  # a lookup writes nothing
+    assert _explain("call 2", diff, ("r0", "0x0", "0x1"), profile=caching[0]) is None
 
 
 # -- who may be excused --------------------------------------------------------------------------
@@ -205,6 +213,12 @@ def test_only_a_divergence_between_host_and_device_is_explained() -> None:
         ("[nfp] adjust_tail not supported by FW", 11),
         ("[nfp] map writes not supported", 4),
         ("[nfp] program uses extended registers - jit hardening?", 19),
+        ("map bridge_stats: type percpu_array cannot be offloaded; use a plain array and atomic adds", 17),
+        (
+            "[nfp] value at offset 0/4 may be non-zero, bpf_map_update_elem() is required to initialize "
+            "atomic counters to zero to avoid offload endian issues",
+            3,
+        ),
     ],
 )
 def test_refusals_name_the_limit_behind_them(message: str, number: int) -> None:

@@ -94,6 +94,15 @@ class DeviceActions(_Stepped):
         return ev
 
 
+class StoreCounting(DeviceActions):
+    """A device backend that says how many instruction-store slots its image takes."""
+
+    name = "store-counting"
+
+    def insn_store_used(self) -> int:
+        return 3 * len(self._prog.insns)  # type: ignore[attr-defined]
+
+
 class Refuses(InterpBackend):
     """A device that refuses every program, naming an instruction and the driver's message."""
 
@@ -109,7 +118,12 @@ class Refuses(InterpBackend):
 
 @pytest.fixture
 def test_backends():  # type: ignore[no-untyped-def]
-    added = {"skew": Skew, "device-actions": DeviceActions, "refuses": Refuses}
+    added = {
+        "skew": Skew,
+        "device-actions": DeviceActions,
+        "refuses": Refuses,
+        "store-counting": StoreCounting,
+    }
     for name, cls in added.items():
         register(name, cls)
     yield
@@ -274,6 +288,16 @@ def test_redirect_on_a_device_is_one_class_explained_by_the_abort_path(test_back
     assert md.startswith("# Offload triage: redirect_ipv4.o:redirect_ipv4, capture xdp_lb.pcap")
     assert "| 1 | " in md and "verdict XDP_REDIRECT vs XDP_ABORTED" in md
     assert "XDP_REDIRECT and unknown XDP actions abort on the device" in md
+
+
+def test_a_device_backend_reports_its_instruction_store_use(test_backends: None) -> None:
+    report = triage(_lb_spec(backends=("interp", "store-counting"), budget=10))
+    assert report.loads[0].notes == ()  # the host says nothing about a store
+    used = 3 * len(load_object(str(LB)).programs[0].insns)
+    profiles = pytest.importorskip("emulator.backends.nic.profiles")
+    size = profiles.profile(report.profile).max_insns
+    assert report.loads[1].notes == (f"{used:,} of {size:,} instruction-store slots",)
+    assert f"store-counting accepted ({used:,} of {size:,} instruction-store slots)" in render(report, "text")
 
 
 def test_a_refusal_is_reported_with_its_reasons_and_stops(test_backends: None) -> None:

@@ -1,0 +1,913 @@
+"""An abstract interpreter over eBPF programs: every path, with what each register holds.
+
+This is the exploration half of the Linux verifier's ``do_check``, without its safety
+checks: a depth-first walk over (pc, state) pairs, where a state gives every register a
+kind (scalar, ctx, stack, packet, map value...) with an unsigned range and a tnum, plus the
+registers spilled to the stack and the bpf-to-bpf call chain. Branches whose outcome the
+state decides are followed one way; the others narrow the compared registers on each side
+(and NULL checks turn a nullable map value into a pointer or into 0). Bounded loops are
+unrolled, as the kernel does, because a state differs from one iteration to the next; a
+state identical to one already explored at the same join point is not explored again.
+
+Consumers (the NFP offload verifier and translator) need what the kernel's per-instruction
+hooks see: :class:`Visit` records every instruction visit with its registers and spills.
+The analysis never raises for a program it cannot follow: what it did not understand is in
+``Analysis.problems`` and ``complete`` is False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import NamedTuple
+
+from emulator.env import Environment
+from emulator.helpers.registry import HelperTable
+from emulator.isa.fields import AluOp, AtomicOp, CallKind, JmpOp, PseudoSrc
+from emulator.isa.insn import Insn
+from emulator.isa.table import Form
+from emulator.maps.spec import MapType
+from emulator.program import Program
+from emulator.verifier import helper_model, scalar
+from emulator.verifier.branches import NEGATION, NOT_JSET, decide, refine
+from emulator.verifier.liveness import live_in
+from emulator.verifier.regstate import (
+    CTX,
+    EMPTY_SPILLS,
+    FUNC,
+    M32,
+    M64,
+    MAP_PTR,
+    MAP_PTR_OR_NULL,
+    MAP_VALUE,
+    MAP_VALUE_OR_NULL,
+    NULLABLE,
+    OTHER,
+    OTHER_OR_NULL,
+    PACKET,
+    PACKET_END,
+    PACKET_KINDS,
+    PACKET_META,
+    SCALAR,
+    STACK,
+    UNINIT,
+    UNINIT_REG,
+    UNKNOWN,
+    RegState,
+    Spills,
+    const_reg,
+    pointer,
+    range_reg,
+    scalar_reg,
+)
+from emulator.verifier.scalar import Scalar
+
+__all__ = ["Analysis", "RegState", "Spills", "SubprogInfo", "Visit", "analyse", "DEFAULT_BUDGET"]
+
+DEFAULT_BUDGET = 1_000_000
+MAX_CALL_FRAMES = 8
+"""The kernel's MAX_CALL_FRAMES: deeper bpf-to-bpf calls are not followed."""
+
+CTX_POINTERS: Mapping[str, Mapping[int, str]] = MappingProxyType(
+    {
+        "xdp": MappingProxyType({0: PACKET, 4: PACKET_END, 8: PACKET_META}),
+        "tc": MappingProxyType({76: PACKET, 80: PACKET_END, 140: PACKET_META}),
+        "socket": MappingProxyType({76: PACKET, 80: PACKET_END, 140: PACKET_META}),
+    }
+)
+"""Context fields a 4-byte load turns into packet pointers (struct xdp_md, __sk_buff)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One (instruction, path state) the analysis explored: the state before ``pc``."""
+
+    pc: int
+    depth: int  # call depth (0 = main program)
+    subprog: int  # entry pc of the function executing
+    regs: tuple[RegState, ...]  # r0..r10
+    stack: Mapping[tuple[int, int], RegState]  # (frame, 8-aligned off from r10) -> spilled register
+
+
+@dataclass(frozen=True, slots=True)
+class SubprogInfo:
+    """One function of the program.
+
+    ``stack_depth`` is what the kernel reports as the function's ``stack depth``: the
+    largest number of bytes below the frame's r10 that any access (including a helper's
+    through a pointer argument, and a callee's through a pointer into this frame)
+    reaches, not rounded. ``writes_callee_saved`` is the NFP driver's ``needs_reg_push``:
+    some instruction of the function names r6-r9 as its dst register.
+    """
+
+    entry: int
+    end: int  # first pc after the function
+    stack_depth: int
+    writes_callee_saved: bool
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of :func:`analyse`.
+
+    ``max_pkt_offset`` is the kernel's ``prog->aux->max_pkt_offset``: over every packet
+    access, ``pointer off + variable part umax + insn off + size - 1`` (the offset of the
+    last byte any access may touch; 0 without packet accesses).
+    """
+
+    program: Program
+    visits_by_pc: Mapping[int, tuple[Visit, ...]]  # pcs never visited are dead code
+    subprogs: tuple[SubprogInfo, ...]
+    max_pkt_offset: int
+    complete: bool  # False when the budget ran out or a state was not understood
+    problems: tuple[tuple[int, str], ...]  # (pc, message): what the analysis could not follow
+    visits: int = 0  # instruction visits explored (the kernel's "processed N insns")
+
+    def visits_at(self, pc: int) -> tuple[Visit, ...]:
+        return self.visits_by_pc.get(pc, ())
+
+    def subprog_at(self, pc: int) -> SubprogInfo | None:
+        for info in self.subprogs:
+            if info.entry <= pc < info.end:
+                return info
+        return None
+
+
+class _Frame(NamedTuple):
+    """A caller waiting for a bpf-to-bpf call (or a helper's callback) to return."""
+
+    ret_pc: int
+    regs: tuple[RegState, ...]  # the caller's registers at the call
+    func: int  # the caller's entry pc
+    callback: tuple[int, int, tuple[RegState, ...]] | None = None
+    """For a helper callback: (helper id, callback entry, callee r1..r5) to run it again."""
+
+
+class _State(NamedTuple):
+    pc: int
+    regs: tuple[RegState, ...]
+    spills: Spills
+    func: int
+    calls: tuple[_Frame, ...]
+
+
+def analyse(program: Program, env: Environment, budget: int = DEFAULT_BUDGET) -> Analysis:
+    """Explore every path of ``program`` (see the module docstring)."""
+    return _Analyser(program, env, budget).run()
+
+
+def _frame_pointer(frame: int) -> RegState:
+    return RegState(STACK, 0, 0, 0, 0, 0, frame, None, 0)
+
+
+def _floor8(x: int) -> int:
+    return x - (x % 8)
+
+
+class _Analyser:
+    def __init__(self, program: Program, env: Environment, budget: int) -> None:
+        self.program = program
+        self.env = env
+        self.insns = program.insns
+        self.budget = budget
+        self.helpers: HelperTable = env.helpers_for(program.prog_type)
+        self.ctx_pointers = CTX_POINTERS.get(program.prog_type, {})
+        self.visits: dict[int, list[Visit]] = {}
+        self.seen: dict[int, set[object]] = {}
+        self.covering: dict[tuple[int, object], list[tuple[int, ...]]] = {}
+        self.live = live_in(self.insns)
+        self.problems: dict[tuple[int, str], None] = {}
+        self.complete = True
+        self.count = 0
+        self.next_id = 0
+        self.max_pkt = 0
+        self.entries = self._function_entries()
+        self.depths: dict[int, int] = dict.fromkeys(self.entries, 0)
+        self.prune_points = self._join_points()
+
+    # ----------------------------------------------------------------- structure
+
+    def _function_entries(self) -> list[int]:
+        entries = {0}
+        entries.update(pc for pc in self.program.symbols if 0 <= pc < len(self.insns))
+        for pc, insn in enumerate(self.insns):
+            if insn is None or insn.info is None:
+                continue
+            form = insn.info.form
+            if (form is Form.CALL and insn.info.variant == CallKind.LOCAL) or (
+                form is Form.LDDW and insn.info.variant == PseudoSrc.FUNC
+            ):
+                target = insn.jump_target(pc)
+                if target is not None and 0 <= target < len(self.insns):
+                    entries.add(target)
+        return sorted(entries)
+
+    def _join_points(self) -> frozenset[int]:
+        points = set(self.entries)
+        for pc, insn in enumerate(self.insns):
+            if insn is None or insn.info is None:
+                continue
+            if insn.info.is_branch:
+                target = insn.jump_target(pc)
+                if target is not None:
+                    points.add(target)
+            elif insn.info.form in (Form.CALL, Form.CALLX):
+                points.add(pc + 1)
+        return frozenset(points)
+
+    def _subprogs(self) -> tuple[SubprogInfo, ...]:
+        out = []
+        bounds = self.entries + [len(self.insns)]
+        for entry, end in zip(self.entries, bounds[1:], strict=False):
+            writes = False
+            for pc in range(entry, end):
+                insn = self.insns[pc]
+                if insn is not None and 6 <= insn.dst <= 9:
+                    writes = True
+                    break
+            name = self.program.symbols.get(entry, "")
+            out.append(SubprogInfo(entry, end, self.depths.get(entry, 0), writes, name))
+        return tuple(out)
+
+    def _problem(self, pc: int, message: str, incomplete: bool = True) -> None:
+        self.problems.setdefault((pc, message), None)
+        if incomplete:
+            self.complete = False
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    # ----------------------------------------------------------------- driver
+
+    def _entry_state(self) -> _State:
+        regs = [UNINIT_REG] * 11
+        if self.program.prog_type == "raw":
+            regs[1] = pointer(PACKET)
+            regs[2] = UNKNOWN
+        else:
+            regs[1] = pointer(CTX)
+        regs[10] = _frame_pointer(0)
+        return _State(0, tuple(regs), EMPTY_SPILLS, 0, ())
+
+    def run(self) -> Analysis:
+        work = [self._entry_state()]
+        nslots = len(self.insns)
+        while work:
+            st: _State | None = work.pop()
+            while st is not None:
+                pc = st.pc
+                if not 0 <= pc < nslots or self.insns[pc] is None:
+                    self._problem(pc, f"control reaches pc {pc}, which is not an instruction")
+                    break
+                if pc in self.prune_points and self._explored(st):
+                    break
+                if self.count >= self.budget:
+                    self._problem(pc, f"program too complex to analyse ({self.count} instructions explored)")
+                    work.clear()
+                    break
+                self.count += 1
+                self.visits.setdefault(pc, []).append(Visit(pc, len(st.calls), st.func, st.regs, st.spills))
+                nexts = self._step(st)
+                if not nexts:
+                    st = None
+                else:
+                    st = nexts[0]
+                    work.extend(reversed(nexts[1:]))
+        return Analysis(
+            self.program,
+            MappingProxyType({pc: tuple(v) for pc, v in sorted(self.visits.items())}),
+            self._subprogs(),
+            self.max_pkt,
+            self.complete,
+            tuple(self.problems),
+            self.count,
+        )
+
+    def _explored(self, st: _State) -> bool:
+        """Whether a state covering ``st`` was already explored at its pc; remembers ``st``.
+
+        Registers dead at the pc are left out, ids are renumbered by first appearance, and
+        an earlier state covers this one when every pointer is the same and every scalar's
+        range and tnum hold this one's (the kernel's ``states_equal`` without precision
+        marks). Covered paths cannot reach a register value the covering one does not.
+        """
+        found: dict[int, int] = {}
+        shape: list[object] = [st.func]
+        vec: list[int] = []
+        _split(st.regs, self.live[st.pc], found, shape, vec)
+        for frame in st.calls:
+            shape.append(frame.ret_pc)
+            shape.append(frame.callback)
+            ret_live = self.live[frame.ret_pc] & ~0b111111 if frame.ret_pc < len(self.live) else 0
+            _split(frame.regs, ret_live, found, shape, vec)
+        for key, reg in st.spills.items_tuple():
+            shape.append(key)
+            _split((reg,), 1, found, shape, vec)
+        bucket_key = (st.pc, tuple(shape))
+        flat = tuple(vec)
+        seen = self.seen.setdefault(st.pc, set())
+        full = (bucket_key, flat)
+        if full in seen:
+            return True
+        bucket = self.covering.setdefault(bucket_key, [])
+        for old in bucket:
+            if _covers(old, flat):
+                return True
+        seen.add(full)
+        bucket.append(flat)
+        return False
+
+    # ----------------------------------------------------------------- one instruction
+
+    def _step(self, st: _State) -> list[_State]:
+        insn = self.insns[st.pc]
+        assert insn is not None
+        info = insn.info
+        if info is None:
+            self._problem(st.pc, f"unknown instruction (opcode {insn.opcode:#04x}): the path is not followed")
+            return []
+        form = info.form
+        if form in (Form.ALU_REG, Form.ALU_IMM, Form.NEG, Form.MOVSX, Form.END):
+            return [self._alu(st, insn)]
+        if form in (Form.JCOND_REG, Form.JCOND_IMM):
+            return self._cond(st, insn)
+        if form in (Form.JA, Form.JA32):
+            target = insn.jump_target(st.pc)
+            assert target is not None
+            return [st._replace(pc=target)]
+        if form in (Form.LDX, Form.LDXSX):
+            return [self._load(st, insn)]
+        if form in (Form.ST, Form.STX):
+            return [self._store(st, insn)]
+        if form is Form.ATOMIC:
+            return [self._atomic(st, insn)]
+        if form is Form.LDDW:
+            return [self._lddw(st, insn)]
+        if form is Form.CALL:
+            if info.variant == CallKind.LOCAL:
+                return self._local_call(st, insn)
+            if info.variant == CallKind.HELPER:
+                return self._helper_call(st, insn.imm)
+            self._problem(
+                st.pc, f"kfunc call (BTF id {insn.imm}) treated as returning an unknown scalar", False
+            )
+            return [self._after_call(st, UNKNOWN)]
+        if form is Form.CALLX:
+            self._problem(
+                st.pc, "callx (call through a register) treated as returning an unknown scalar", False
+            )
+            return [self._after_call(st, UNKNOWN)]
+        if form is Form.EXIT:
+            return self._exit(st)
+        if form in (Form.LD_ABS, Form.LD_IND):
+            regs = list(st.regs)
+            regs[0] = range_reg(info.size)
+            for r in range(1, 6):
+                regs[r] = UNINIT_REG
+            return [st._replace(pc=st.pc + 1, regs=tuple(regs))]
+        self._problem(st.pc, f"instruction form {form.value} is not modelled")
+        return []
+
+    # ----------------------------------------------------------------- ALU
+
+    def _alu(self, st: _State, insn: Insn) -> _State:
+        info = insn.info
+        assert info is not None
+        regs = list(st.regs)
+        is64 = info.is64
+        bits = 64 if is64 else 32
+        op = info.op
+        form = info.form
+        dst = regs[insn.dst]
+        if form is Form.NEG:
+            regs[insn.dst] = self._scalar_result(dst, lambda s: scalar.neg(s, bits), bits)
+        elif form is Form.END:
+            nbytes = info.size // 8
+            if info.mnemonic.startswith("le"):
+                result = self._scalar_result(dst, lambda s: scalar.truncate(s, info.size), 64)
+            else:
+                result = self._scalar_result(dst, lambda s: scalar.bswap(s, nbytes), 64)
+            regs[insn.dst] = result
+        elif form is Form.MOVSX:
+            src = regs[insn.src]
+            if src.kind in (SCALAR, UNINIT):
+                regs[insn.dst] = scalar_reg(scalar.sign_extend(src.scalar, info.size, bits))
+            else:
+                regs[insn.dst] = UNKNOWN if is64 else range_reg(4)
+        else:
+            if form is Form.ALU_REG:
+                src = regs[insn.src]
+            else:
+                src = const_reg(insn.imm & (M64 if is64 else M32))
+            if op == AluOp.MOV:
+                regs[insn.dst] = self._mov(regs, insn, src, is64)
+            else:
+                regs[insn.dst] = self._binary(op, dst, src, bits, info.signed)
+        return st._replace(pc=st.pc + 1, regs=tuple(regs))
+
+    @staticmethod
+    def _scalar_result(reg: RegState, fn: object, bits: int) -> RegState:
+        """A unary scalar op on ``reg``'s ``bits``-bit view; pointers become unknown."""
+        assert callable(fn)
+        if reg.kind in (SCALAR, UNINIT):
+            view = reg.scalar if bits == 64 else scalar.truncate(reg.scalar, 32)
+            return scalar_reg(fn(view))
+        return UNKNOWN if bits == 64 else range_reg(4)
+
+    def _mov(self, regs: list[RegState], insn: Insn, src: RegState, is64: bool) -> RegState:
+        if not is64:
+            if src.kind in (SCALAR, UNINIT):
+                return scalar_reg(scalar.truncate(src.scalar, 32))
+            return range_reg(4)
+        if src.kind == UNINIT:
+            return UNKNOWN
+        if src.kind == SCALAR and insn.info is not None and insn.info.form is Form.ALU_REG:
+            if src.mask and not src.id:  # link the copies: a branch on one narrows both
+                src = replace(src, id=self._new_id())
+                regs[insn.src] = src
+        return src
+
+    def _binary(self, op: int, dst: RegState, src: RegState, bits: int, signed: bool) -> RegState:
+        d_scalar = dst.kind in (SCALAR, UNINIT)
+        s_scalar = src.kind in (SCALAR, UNINIT)
+        if d_scalar and s_scalar:
+            a, b = dst.scalar, src.scalar
+            if bits == 32:
+                a, b = scalar.truncate(a, 32), scalar.truncate(b, 32)
+            return scalar_reg(scalar.alu(op, a, b, bits, signed))
+        if bits == 64 and op in (AluOp.ADD, AluOp.SUB):
+            if not d_scalar and s_scalar:
+                return self._ptr_add(dst, src.scalar, op == AluOp.SUB)
+            if d_scalar and not s_scalar and op == AluOp.ADD:
+                return self._ptr_add(src, dst.scalar, False)
+            if op == AluOp.SUB and dst.kind == src.kind == STACK and dst.frame == src.frame:
+                if not dst.has_var_part and not src.has_var_part:
+                    return const_reg((dst.off - src.off) & M64)
+        return UNKNOWN if bits == 64 else range_reg(4)
+
+    def _ptr_add(self, ptr: RegState, s: Scalar, negate: bool) -> RegState:
+        c = s.const
+        if c is not None:
+            delta = scalar.to_signed(c, 64)
+            return replace(ptr, off=ptr.off - delta if negate else ptr.off + delta)
+        var = scalar.alu(AluOp.SUB if negate else AluOp.ADD, ptr.scalar, s, 64)
+        new_id = self._new_id() if ptr.kind in (PACKET, PACKET_META) else ptr.id
+        return RegState(
+            ptr.kind, ptr.off, var.umin, var.umax, var.value, var.mask, ptr.frame, ptr.map_index, new_id
+        )
+
+    # ----------------------------------------------------------------- branches
+
+    def _cond(self, st: _State, insn: Insn) -> list[_State]:
+        info = insn.info
+        assert info is not None
+        target = insn.jump_target(st.pc)
+        assert target is not None
+        op = info.op
+        is64 = info.is64
+        bits = 64 if is64 else 32
+        dst = st.regs[insn.dst]
+        reg_form = info.form is Form.JCOND_REG
+        src = st.regs[insn.src] if reg_form else const_reg(insn.imm & (M64 if is64 else M32))
+        taken = st._replace(pc=target)
+        fall = st._replace(pc=st.pc + 1)
+        if op in (JmpOp.JEQ, JmpOp.JNE) and is64:
+            nulls = self._null_check(st, dst, src, op == JmpOp.JEQ)
+            if nulls is None:
+                nulls = self._null_check(st, src, dst, op == JmpOp.JEQ)
+            if nulls is not None:
+                eq_state, ne_state = nulls
+                if op == JmpOp.JEQ:
+                    return [
+                        fall._replace(regs=ne_state[0], spills=ne_state[1], calls=ne_state[2]),
+                        taken._replace(regs=eq_state[0], spills=eq_state[1], calls=eq_state[2]),
+                    ]
+                return [
+                    fall._replace(regs=eq_state[0], spills=eq_state[1], calls=eq_state[2]),
+                    taken._replace(regs=ne_state[0], spills=ne_state[1], calls=ne_state[2]),
+                ]
+        d_scalar = dst.kind in (SCALAR, UNINIT)
+        s_scalar = src.kind in (SCALAR, UNINIT)
+        if not (d_scalar and s_scalar):
+            outcome = _pointer_outcome(op, dst, src) if is64 else None
+            if outcome is True:
+                return [taken]
+            if outcome is False:
+                return [fall]
+            return [fall, taken]
+        a, b = dst.scalar, src.scalar
+        if bits == 32:
+            a, b = scalar.truncate(a, 32), scalar.truncate(b, 32)
+        verdict = decide(op, a, b, bits)
+        if verdict is True:
+            return [taken]
+        if verdict is False:
+            return [fall]
+        out = []
+        neg = NOT_JSET if op == JmpOp.JSET else NEGATION[op]
+        for side, cond_op in ((fall, neg), (taken, op)):
+            narrowed = refine(cond_op, a, b, bits)
+            if narrowed is None:
+                continue
+            side = self._narrow(side, insn.dst, dst, narrowed[0], bits)
+            if reg_form:
+                side = self._narrow(side, insn.src, src, narrowed[1], bits)
+            out.append(side)
+        return out
+
+    def _narrow(self, st: _State, r: int, old: RegState, new: Scalar, bits: int) -> _State:
+        """Replace register ``r`` (and every scalar linked to it by id) with ``new``."""
+        if old.kind != SCALAR:
+            return st
+        if bits == 32 and old.umax > M32:
+            return st  # the 32-bit view does not describe the whole register
+        if new == old.scalar:
+            return st
+        reg = scalar_reg(new, old.id) if old.id else scalar_reg(new)
+        if not old.id:
+            regs = list(st.regs)
+            regs[r] = reg
+            return st._replace(regs=tuple(regs))
+        ident = old.id
+
+        def change(x: RegState) -> RegState:
+            return reg if x.kind == SCALAR and x.id == ident else x
+
+        return _map_state(st, change)
+
+    def _null_check(
+        self, st: _State, ptr: RegState, other: RegState, eq: bool
+    ) -> tuple[tuple[tuple[RegState, ...], Spills, tuple[_Frame, ...]], ...] | None:
+        """(state where ptr == NULL, state where ptr != NULL) for a nullable ``ptr``
+        compared with 0, or None when this is not a NULL check."""
+        if ptr.kind not in NULLABLE or other.const != 0:
+            return None
+        ident = ptr.id
+        zero = const_reg(0)
+
+        def null(x: RegState) -> RegState:
+            return zero if x.kind in NULLABLE and x.id == ident else x
+
+        def nonnull(x: RegState) -> RegState:
+            if x.kind in NULLABLE and x.id == ident:
+                return replace(x, kind=NULLABLE[x.kind], id=0)
+            return x
+
+        if not ident:  # unlinked: only this register
+            return None
+        a = _map_state(st, null)
+        b = _map_state(st, nonnull)
+        return ((a.regs, a.spills, a.calls), (b.regs, b.spills, b.calls))
+
+    # ----------------------------------------------------------------- memory
+
+    def _touch_stack(self, st: _State, ptr: RegState, insn_off: int) -> None:
+        """Record the stack depth an access through ``ptr`` reaches."""
+        lowest = ptr.off + insn_off
+        if ptr.has_var_part:
+            if ptr.umax >= 1 << 63:
+                return
+            lowest += ptr.umin
+        if lowest >= 0:
+            return
+        func = self._frame_func(st, ptr.frame)
+        if func is not None and -lowest > self.depths.get(func, 0):
+            self.depths[func] = -lowest
+
+    @staticmethod
+    def _frame_func(st: _State, frame: int) -> int | None:
+        depth = len(st.calls)
+        if frame == depth:
+            return st.func
+        if 0 <= frame < depth:
+            return st.calls[frame].func
+        return None
+
+    def _touch_packet(self, ptr: RegState, insn_off: int, size: int) -> None:
+        last = ptr.off + ptr.umax + insn_off + size - 1
+        if last > self.max_pkt:
+            self.max_pkt = last
+
+    def _load(self, st: _State, insn: Insn) -> _State:
+        info = insn.info
+        assert info is not None
+        size = info.size
+        base = st.regs[insn.src]
+        raw: Scalar | RegState = scalar.from_range(0, (1 << (8 * size)) - 1)
+        kind = base.kind
+        if kind == CTX and not base.has_var_part:
+            field_kind = self.ctx_pointers.get(base.off + insn.off) if size == 4 else None
+            if field_kind is not None and info.form is Form.LDX:
+                raw = pointer(field_kind)
+        elif kind == STACK:
+            self._touch_stack(st, base, insn.off)
+            if not base.has_var_part:
+                raw = self._fill(st, base.frame, base.off + insn.off, size)
+        elif kind in (PACKET, PACKET_META):
+            self._touch_packet(base, insn.off, size)
+        elif kind == MAP_VALUE and not base.has_var_part:
+            known = self._frozen_value(base.map_index, base.off + insn.off, size)
+            if known is not None:
+                raw = scalar.const(known)
+        if isinstance(raw, RegState):
+            loaded = raw
+        elif info.form is Form.LDXSX:
+            loaded = scalar_reg(scalar.sign_extend(raw, 8 * size, 64))
+        else:
+            loaded = scalar_reg(raw)
+        regs = list(st.regs)
+        regs[insn.dst] = loaded
+        return st._replace(pc=st.pc + 1, regs=tuple(regs))
+
+    def _fill(self, st: _State, frame: int, addr: int, size: int) -> Scalar | RegState:
+        slot = _floor8(addr)
+        spilled = st.spills.get((frame, slot))
+        default = scalar.from_range(0, (1 << (8 * size)) - 1)
+        if spilled is None:
+            return default
+        if size == 8 and addr == slot:
+            return spilled
+        if spilled.kind != SCALAR or addr - slot + size > 8:
+            return default
+        shift = 8 * (addr - slot)
+        if spilled.mask == 0:
+            return scalar.const((spilled.value >> shift) & ((1 << (8 * size)) - 1))
+        if shift == 0:
+            return scalar.truncate(spilled.scalar, 8 * size)
+        return default
+
+    def _frozen_value(self, map_index: int | None, off: int, size: int) -> int | None:
+        """A read-only map's bytes are constants the program may rely on (the kernel reads
+        them at verification time for frozen maps)."""
+        if map_index is None or not 0 <= map_index < len(self.env.maps):
+            return None
+        spec = self.env.maps[map_index]
+        if not spec.frozen or spec.type is not MapType.ARRAY or off < 0:
+            return None
+        for key, value in spec.initial:
+            if int.from_bytes(key, "little") == 0 and off + size <= len(value):
+                return int.from_bytes(value[off : off + size], "little")
+        return None
+
+    def _store(self, st: _State, insn: Insn) -> _State:
+        info = insn.info
+        assert info is not None
+        size = info.size
+        base = st.regs[insn.dst]
+        spills = st.spills
+        if base.kind == STACK:
+            self._touch_stack(st, base, insn.off)
+            frame = base.frame
+            if base.has_var_part:
+                spills = spills.without(lambda k, _v: k[0] == frame)
+            else:
+                addr = base.off + insn.off
+                if size == 8 and addr % 8 == 0:
+                    if info.form is Form.STX:
+                        value = st.regs[insn.src]
+                    else:
+                        value = const_reg(insn.imm & M64)
+                    if value.kind == UNINIT:
+                        spills = spills.without(lambda k, _v: k == (frame, addr))
+                    else:
+                        spills = spills.with_slot((frame, addr), value)
+                else:
+                    lo, hi = _floor8(addr), _floor8(addr + size - 1)
+                    spills = spills.without(lambda k, _v: k[0] == frame and lo <= k[1] <= hi)
+        elif base.kind in (PACKET, PACKET_META):
+            self._touch_packet(base, insn.off, size)
+        return st._replace(pc=st.pc + 1, spills=spills)
+
+    def _atomic(self, st: _State, insn: Insn) -> _State:
+        info = insn.info
+        assert info is not None
+        size = info.size
+        base = st.regs[insn.dst]
+        spills = st.spills
+        if base.kind == STACK:
+            self._touch_stack(st, base, insn.off)
+            frame = base.frame
+            if base.has_var_part:
+                spills = spills.without(lambda k, _v: k[0] == frame)
+            else:
+                slot = _floor8(base.off + insn.off)
+                spills = spills.without(lambda k, _v: k == (frame, slot))
+        regs = list(st.regs)
+        fetched = range_reg(size)
+        if info.op == AtomicOp.CMPXCHG:
+            regs[0] = fetched
+        elif info.op & AtomicOp.FETCH:
+            regs[insn.src] = fetched
+        return st._replace(pc=st.pc + 1, regs=tuple(regs), spills=spills)
+
+    def _lddw(self, st: _State, insn: Insn) -> _State:
+        info = insn.info
+        assert info is not None
+        src = info.variant
+        nmaps = len(self.env.maps)
+        if src == PseudoSrc.IMM64:
+            value = const_reg(insn.imm64)
+        elif src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_FD):
+            index = insn.imm if 0 <= insn.imm < nmaps else None
+            if index is None:
+                self._problem(st.pc, f"lddw names map {insn.imm}, but the program has {nmaps} maps", False)
+            value = pointer(MAP_PTR, map_index=index)
+        elif src in (PseudoSrc.MAP_IDX_VALUE, PseudoSrc.MAP_VALUE):
+            index = insn.imm if 0 <= insn.imm < nmaps else None
+            if index is None:
+                self._problem(st.pc, f"lddw names map {insn.imm}, but the program has {nmaps} maps", False)
+            value = pointer(MAP_VALUE, off=insn.imm_hi & M32, map_index=index)
+        elif src == PseudoSrc.FUNC:
+            value = pointer(FUNC, off=st.pc + 1 + insn.imm)
+        else:
+            value = pointer(OTHER)
+        regs = list(st.regs)
+        regs[insn.dst] = value
+        return st._replace(pc=st.pc + 2, regs=tuple(regs))
+
+    # ----------------------------------------------------------------- calls
+
+    @staticmethod
+    def _after_call(st: _State, r0: RegState, spills: Spills | None = None) -> _State:
+        regs = list(st.regs)
+        regs[0] = r0
+        for r in range(1, 6):
+            regs[r] = UNINIT_REG
+        return st._replace(pc=st.pc + 1, regs=tuple(regs), spills=st.spills if spills is None else spills)
+
+    def _enter(
+        self, st: _State, entry: int, args: tuple[RegState, ...], callback: object = None
+    ) -> _State | None:
+        depth = len(st.calls) + 1
+        if depth >= MAX_CALL_FRAMES:
+            self._problem(st.pc, f"call chain deeper than {MAX_CALL_FRAMES} frames is not followed")
+            return None
+        regs = (UNINIT_REG, *args, UNINIT_REG, UNINIT_REG, UNINIT_REG, UNINIT_REG, _frame_pointer(depth))
+        frame = _Frame(st.pc + 1, st.regs, st.func, callback)  # type: ignore[arg-type]
+        return _State(entry, regs, st.spills, entry, (*st.calls, frame))
+
+    def _local_call(self, st: _State, insn: Insn) -> list[_State]:
+        target = insn.jump_target(st.pc)
+        assert target is not None
+        entered = self._enter(st, target, st.regs[1:6])
+        return [entered] if entered is not None else []
+
+    def _exit(self, st: _State) -> list[_State]:
+        if not st.calls:
+            return []
+        frame = st.calls[-1]
+        depth = len(st.calls)
+        spills = st.spills.without(lambda k, _v: k[0] >= depth)
+        caller = _State(frame.ret_pc, frame.regs, spills, frame.func, st.calls[:-1])
+        if frame.callback is None:
+            return [self._after_call(caller._replace(pc=frame.ret_pc - 1), st.regs[0])]
+        hid, entry, args = frame.callback
+        out = [self._after_call(caller._replace(pc=frame.ret_pc - 1), UNKNOWN)]
+        again = self._enter(caller._replace(pc=frame.ret_pc - 1), entry, args, frame.callback)
+        if again is not None:
+            out.append(again)
+        return out
+
+    def _helper_call(self, st: _State, hid: int) -> list[_State]:
+        spec = self.helpers.get(hid)
+        regs = st.regs
+        spills = self._helper_memory(st, hid)
+        kind = helper_model.returns(spec)
+        r1 = regs[1]
+        if hid in helper_model.MAP_LOOKUPS:
+            index = r1.map_index if r1.kind == MAP_PTR else None
+            inner = index is not None and self.env.maps[index].type in (
+                MapType.ARRAY_OF_MAPS,
+                MapType.HASH_OF_MAPS,
+            )
+            r0 = pointer(MAP_PTR_OR_NULL if inner else MAP_VALUE_OR_NULL, map_index=None if inner else index)
+            r0 = replace(r0, id=self._new_id())
+        elif kind == "u32":
+            r0 = range_reg(4)
+        elif kind == "void":
+            r0 = UNINIT_REG
+        elif kind == "pointer":
+            r0 = pointer(OTHER_OR_NULL, id=self._new_id())
+        else:
+            r0 = UNKNOWN
+        if spec is not None and spec.name in helper_model.PACKET_CHANGING:
+            st = _map_state(st, lambda x: UNKNOWN if x.kind in PACKET_KINDS else x)
+            spills = spills.mapped(lambda x: UNKNOWN if x.kind in PACKET_KINDS else x)
+        after = self._after_call(st, r0, spills)
+        if not helper_model.has_callback(spec):
+            return [after]
+        if hid not in helper_model.EXPLORED_CALLBACKS:
+            self._problem(st.pc, f"the callback of {spec.name if spec else hid} is not explored", False)
+            return [after]
+        return self._callback(st._replace(spills=spills), hid, after)
+
+    def _callback(self, st: _State, hid: int, after: _State) -> list[_State]:
+        regs = st.regs
+        fn = regs[2]
+        if fn.kind != FUNC:
+            self._problem(st.pc, "callback argument r2 is not a known function: callback not explored", False)
+            return [after]
+        if hid == helper_model.LOOP:
+            n = regs[1].scalar if regs[1].kind == SCALAR else scalar.top()
+            hi = max(min(n.umax, 1 << 23) - 1, 0)
+            args: tuple[RegState, ...] = (
+                scalar_reg(scalar.from_range(0, hi)),
+                regs[3],
+                UNINIT_REG,
+                UNINIT_REG,
+                UNINIT_REG,
+            )
+            may_skip = n.umin == 0
+        else:
+            r1 = regs[1]
+            value = pointer(MAP_VALUE, map_index=r1.map_index) if r1.kind == MAP_PTR else pointer(OTHER)
+            args = (r1, pointer(OTHER), value, regs[3], UNINIT_REG)
+            may_skip = True
+        entered = self._enter(st, fn.off, args, (hid, fn.off, args))
+        out = [] if entered is None else [entered]
+        if may_skip or entered is None:
+            out.append(after)
+        return out
+
+    def _helper_memory(self, st: _State, hid: int) -> Spills:
+        """Stack accesses through a helper's pointer arguments: the stack depth they reach,
+        and the spilled registers a helper that writes there overwrites."""
+        spec = self.helpers.get(hid)
+        spills = st.spills
+        regs = st.regs
+        for index in range(5):
+            ptr = regs[index + 1]
+            if ptr.kind != STACK:
+                continue
+            self._touch_stack(st, ptr, 0)
+            if not helper_model.writes_argument(spec, index) or hid in helper_model.EXPLORED_CALLBACKS:
+                continue
+            frame = ptr.frame
+            size_at = helper_model.size_argument(spec, index)
+            size = regs[size_at + 1].const if size_at is not None else None
+            if ptr.has_var_part or size is None:
+                lo = ptr.off if not ptr.has_var_part else -(1 << 62)
+                spills = _drop_slots(spills, frame, _floor8(lo), 0)
+            else:
+                spills = _drop_slots(spills, frame, _floor8(ptr.off), ptr.off + size)
+        return spills
+
+
+def _drop_slots(spills: Spills, frame: int, lo: int, hi: int) -> Spills:
+    """``spills`` without the slots of ``frame`` at offsets [lo, hi)."""
+    return spills.without(lambda k, _v: k[0] == frame and lo <= k[1] < hi)
+
+
+def _pointer_outcome(op: int, a: RegState, b: RegState) -> bool | None:
+    """A pointer that cannot be NULL compared with 0 (the kernel decides these)."""
+    if op not in (JmpOp.JEQ, JmpOp.JNE):
+        return None
+    for p, other in ((a, b), (b, a)):
+        if p.kind in (MAP_VALUE, OTHER) and other.const == 0:
+            return op == JmpOp.JNE
+    return None
+
+
+def _map_state(st: _State, change: object) -> _State:
+    """``st`` with ``change`` applied to every register of every frame and every spill."""
+    assert callable(change)
+    regs = tuple(change(r) for r in st.regs)
+    spills = st.spills.mapped(change)  # type: ignore[arg-type]
+    calls = tuple(f._replace(regs=tuple(change(r) for r in f.regs)) for f in st.calls)
+    return st._replace(regs=regs, spills=spills, calls=calls)
+
+
+def _covers(old: tuple[int, ...], new: tuple[int, ...]) -> bool:
+    """Every scalar of ``old`` (flattened umin, umax, value, mask) holds the one of ``new``."""
+    for i in range(0, len(old), 4):
+        o_min, o_max, o_val, o_mask = old[i], old[i + 1], old[i + 2], old[i + 3]
+        n_min, n_max, n_val, n_mask = new[i], new[i + 1], new[i + 2], new[i + 3]
+        if n_min < o_min or n_max > o_max or n_mask & ~o_mask or (n_val & ~o_mask) != o_val:
+            return False
+    return True
+
+
+def _split(
+    regs: tuple[RegState, ...], live: int, found: dict[int, int], shape: list[object], vec: list[int]
+) -> None:
+    """Append the registers' shape (kinds, pointers, ids) and their scalar ranges."""
+    for r, reg in enumerate(regs):
+        if not live >> r & 1 or reg.kind == UNINIT:
+            shape.append(None)
+            continue
+        ident = reg.id
+        if ident:
+            ident = found.setdefault(ident, len(found) + 1)
+        if reg.kind == SCALAR:
+            if reg.mask == 0:  # constants are compared exactly: smaller buckets to search
+                shape.append((ident, reg.value))
+            else:
+                shape.append(ident)
+                vec.extend((reg.umin, reg.umax, reg.value, reg.mask))
+        elif ident != reg.id:
+            shape.append(replace(reg, id=ident))
+        else:
+            shape.append(reg)

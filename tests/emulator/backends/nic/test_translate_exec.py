@@ -209,3 +209,49 @@ def test_int_min_add_is_the_jits_corner_case() -> None:
     image = translate(prog, Facts(prog.nslots), profile("nfp-public-fw"))
     assert device_regs(image)[6] == 5 + (1 << 31)
     assert interp_regs(setup(5, 0) + "r6 += -2147483648\nexit")[6] == (5 - (1 << 31)) & M64
+
+
+def _verdict_byte(text: str, prog_type: str) -> int:
+    prog = program(text, prog_type)
+    image = translate(prog, Facts(prog.nslots), profile("nfp-public-fw"))
+    space = AddressSpace()
+    mem = Memories(
+        space, packet_ctm(PacketBuffer(space, bytes(64)), PACKET_OFFSET), Emem(MapMemory(space, ()), {})
+    )
+    sim = Sim(list(image.insns), image.relo_labels, mem, Firmware(), lambda: 0)
+    mem.lm.set_word(LM_PV_BASE + PV_LEN, 64)
+    mem.lm.set_word(LM_PV_BASE + PV_CTM, CTM_BUFFER + PACKET_OFFSET)
+    assert sim.run_to(frozenset()) == END
+    return (sim.a[0] >> 16) & 0xFF
+
+
+# §1.9: the action byte the outro leaves in A0 bits 16-23 for each return code.
+XDP_ACTIONS = {0: 0x82, 1: 0x22, 2: 0x11, 3: 0x44, 4: 0x82, 7: 0x82, 0xFFFFFFFF: 0x82}
+TC_ACTIONS = {
+    0: 0x11,
+    1: 0x11,
+    2: 0x22,
+    3: 0x11,
+    4: 0x02,
+    5: 0x02,
+    6: 0x11,
+    7: 0x44,
+    8: 0x11,
+    0xFFFFFFFF: 0x11,
+}
+
+
+@pytest.mark.parametrize(("r0", "byte"), sorted(XDP_ACTIONS.items()))
+def test_xdp_outro_action_byte(r0: int, byte: int) -> None:
+    assert _verdict_byte(f"r0 = {r0:#x} ll\nexit", "xdp") == byte
+
+
+@pytest.mark.parametrize(("r0", "byte"), sorted(TC_ACTIONS.items()))
+def test_tc_outro_action_byte(r0: int, byte: int) -> None:
+    assert _verdict_byte(f"r0 = {r0:#x} ll\nexit", "tc") == byte
+
+
+def test_ld_abs_out_of_bounds_takes_the_abort_path() -> None:
+    """The bounds check branches to abort: pass for TC (0x11), abort for XDP (0x82)."""
+    assert _verdict_byte("r0 = *(u32 *)skb[62]\nr0 = 2\nexit", "tc") == 0x11
+    assert _verdict_byte("r0 = *(u32 *)skb[60]\nr0 = 2\nexit", "tc") == 0x22

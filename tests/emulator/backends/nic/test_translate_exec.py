@@ -255,3 +255,29 @@ def test_ld_abs_out_of_bounds_takes_the_abort_path() -> None:
     """The bounds check branches to abort: pass for TC (0x11), abort for XDP (0x82)."""
     assert _verdict_byte("r0 = *(u32 *)skb[62]\nr0 = 2\nexit", "tc") == 0x11
     assert _verdict_byte("r0 = *(u32 *)skb[60]\nr0 = 2\nexit", "tc") == 0x22
+
+
+@pytest.mark.parametrize("saves", [False, True])
+def test_bpf_to_bpf_call_keeps_the_caller_frame_and_callee_saved_registers(saves: bool) -> None:
+    """The caller's frame moves A22 by round_up(depth, 64) for the callee and back; a callee
+    that writes R6-R9 has them pushed and popped by the shared subroutines."""
+    from emulator.isa.insn import Insn, encode_program, slot_list
+    from emulator.program import Program
+
+    callee_dst = 6 if saves else 1
+    insns = [
+        Insn(0xB7, dst=6, imm=7),
+        Insn(0x7B, dst=10, src=6, off=-8),
+        Insn(0x85, src=1, imm=2),
+        Insn(0x79, dst=7, src=10, off=-8),
+        Insn(0x95),
+        Insn(0xB7, dst=callee_dst, imm=9),
+        Insn(0x7B, dst=10, src=callee_dst, off=-8),
+        Insn(0x95),
+    ]
+    prog = Program.from_bytes(encode_program(slot_list(insns)), prog_type="xdp")
+    stack = Facts1(ptr=Ptr("stack", 0))
+    facts = Facts(prog.nslots, {1: stack, 3: stack, 6: stack}, (Sub(0, 5, 8), Sub(5, 8, 8, saves)))
+    image = translate(prog, facts, profile("nfp-public-fw"))
+    regs = device_regs(image)
+    assert regs[6] == 7 and regs[7] == 7  # r6 survived the call, the callee wrote its own frame

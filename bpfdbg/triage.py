@@ -17,9 +17,9 @@ instead of the host, and is each change a known device behaviour or a bug?". So:
    known behaviour difference that explains it (:mod:`bpfdbg.offload_explain`), if any.
 
 A packet that starts while the backends' maps already differ (an earlier packet left them
-different) is marked: lockstep compares whole maps after every helper call, so such a
-packet diverges at its first map comparison whatever it does. Those divergences are
-gathered in one "carried over" class, listed last, instead of posing as fresh bugs.
+different) is marked. Lockstep leaves the entries that differed at the start out of that
+packet's map comparisons (``Lockstep.carried_over``), so an old difference does not pose
+as a new bug at every helper call; what the packet itself does is still compared.
 
 Parallel runs (``jobs > 1``). Because maps persist, packet k's outcome depends on every packet
 before it, on every backend; a worker cannot start in the middle of the capture with fresh
@@ -260,16 +260,6 @@ class PacketResult:
     maps_differed: bool = False  # the backends' maps already differed when the packet started
 
     @property
-    def carried_over(self) -> bool:
-        """The packet started with maps that already differed and its first divergence is
-        only that: lockstep compares whole maps, so the difference an earlier packet left
-        shows at the first map comparison and says nothing about this packet."""
-        div = self.divergence
-        return (
-            self.maps_differed and div is not None and all(d.what.startswith("map ") for d in div.differences)
-        )
-
-    @property
     def agreed(self) -> bool:
         return self.divergence is None
 
@@ -309,8 +299,7 @@ class LoadVerdict:
 @dataclass(frozen=True)
 class DivergenceClass:
     """Packets whose first divergence is alike: same instruction, same differing things,
-    same explanation. One more class, ``carried_over``, gathers the packets whose only
-    divergence is map contents an earlier packet left different (see PacketResult)."""
+    same explanation."""
 
     number: int
     program: str
@@ -322,7 +311,6 @@ class DivergenceClass:
     source: SourceLine | None
     explanation: Explanation | None
     verdicts: tuple[tuple[tuple[str, ...], int], ...]  # (each backend's end text, packets), most first
-    carried_over: bool = False
     maps_differed: int = 0  # how many of the packets started with maps that already differed
 
     @property
@@ -395,7 +383,9 @@ class PacketRunner:
             if ends.get(name) is None:
                 ends[name] = machine.run(StopCondition())
         finished = all(e is not None and e.reason is not StopReason.INTERRUPTED for e in ends.values())
-        self._maps_may_differ = not (result.agreed and finished)
+        # entries an earlier packet left apart are left out of lockstep's comparisons
+        # (Lockstep.carried_over), so agreeing does not mean the maps are equal again
+        self._maps_may_differ = not (result.agreed and finished) or bool(engine.carried_over)
         return PacketResult(
             index,
             len(data),
@@ -662,8 +652,7 @@ def triage_inputs(inputs: Inputs, jobs: int = 1, progress: Progress | None = Non
 
 
 def classify(packets: Sequence[PacketResult], inputs: Inputs) -> tuple[DivergenceClass, ...]:
-    """Group the divergent packets (see DivergenceClass): most packets first, the carried
-    over ones last."""
+    """Group the divergent packets (see DivergenceClass): most packets first."""
     from bpfdbg.locations import LineTable
     from bpfdbg.render.code import program_resolver
     from emulator.disasm import format_insn
@@ -675,16 +664,13 @@ def classify(packets: Sequence[PacketResult], inputs: Inputs) -> tuple[Divergenc
         div = p.divergence
         if div is None:
             continue
-        if p.carried_over:
-            groups.setdefault(("carried over",), []).append((p, None))
-            continue
         prog = programs.get(div.program)
         insn = prog.insn_at(div.pc) if prog is not None else None
         evidence = Evidence(div, insn, inputs.program.prog_type, device, p.length, inputs.shown_profile)
         found = explain(evidence)
         key = (div.program, div.pc, div.fields, found.behaviour.id if found else None)
         groups.setdefault(key, []).append((p, found))
-    ordered = sorted(groups.values(), key=lambda m: (m[0][0].carried_over, -len(m), m[0][0].index))
+    ordered = sorted(groups.values(), key=lambda m: (-len(m), m[0][0].index))
     classes = []
     lines: dict[str, LineTable] = {}
     for number, members in enumerate(ordered, start=1):
@@ -711,7 +697,6 @@ def classify(packets: Sequence[PacketResult], inputs: Inputs) -> tuple[Divergenc
                 source=source,
                 explanation=found,
                 verdicts=tuple(verdicts.most_common()),
-                carried_over=first.carried_over,
                 maps_differed=sum(1 for p, _ in members if p.maps_differed),
             )
         )

@@ -79,11 +79,6 @@ def what_differs(c: DivergenceClass, report: TriageReport) -> str:
 
 def explanation_line(c: DivergenceClass, report: TriageReport) -> str:
     """One line: the known behaviour (and whether it is benign) or why there is none."""
-    if c.carried_over:
-        return (
-            "carried over: these packets started with maps that an earlier divergence left different, "
-            "and lockstep stops at the first map comparison; fix the classes above first"
-        )
     e = c.explanation
     if e is None:
         return "unexplained: " + _unexplained(report)
@@ -229,7 +224,7 @@ def _class_text(c: DivergenceClass, report: TriageReport) -> list[str]:
     ]
     if c.source is not None and c.source.text:
         lines.append(f"  {c.source.line}\t{c.source.text.strip()}")
-    if c.maps_differed and not c.carried_over:
+    if c.maps_differed:
         lines.append(f"  ({c.maps_differed:,} of these packets started with maps that already differed)")
     lines.append(f"  what differs (packet {c.packets[0] + 1}):")
     lines.extend(f"    {v}" for v in _values(c))
@@ -248,8 +243,6 @@ def _class_text(c: DivergenceClass, report: TriageReport) -> list[str]:
 
 
 def _headline(c: DivergenceClass, report: TriageReport) -> str:
-    if c.carried_over:
-        return f"maps already different at the start (first compared at {where(c, report)}: {c.insn_text})"
     return f"first divergent instruction {where(c, report)}: {c.insn_text}"
 
 
@@ -300,21 +293,13 @@ def render_markdown(report: TriageReport) -> str:
             cells = [
                 str(c.number),
                 f"{c.count:,}",
-                (
-                    "at the first map comparison"
-                    if c.carried_over
-                    else f"{position(c, report)} `{c.insn_text}`"
-                ),
+                f"{position(c, report)} `{c.insn_text}`",
                 what_differs(c, report),
                 short,
             ]
             lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
         for c in report.classes:
-            head = (
-                "maps already different at the start"
-                if c.carried_over
-                else f"{where(c, report)} `{c.insn_text}`"
-            )
+            head = f"{where(c, report)} `{c.insn_text}`"
             lines += ["", f"## Class {c.number}: {head}", ""]
             lines.append(f"{c.count:,} packet{'s' if c.count != 1 else ''}: {packet_numbers(c.packets)}.")
             if c.source is not None and c.source.text:
@@ -349,8 +334,6 @@ def render_markdown(report: TriageReport) -> str:
 
 
 def _short_explanation(c: DivergenceClass, report: TriageReport) -> str:
-    if c.carried_over:
-        return "carried over: maps an earlier divergence left different"
     e = c.explanation
     if e is None:
         return "**unexplained**: " + _unexplained(report)
@@ -370,7 +353,6 @@ def report_json(report: TriageReport) -> dict[str, Any]:
             "agreed": p.agreed,
             "insns": p.insns,
             "maps_differed": p.maps_differed,
-            "carried_over": p.carried_over,
             "ends": {e.backend: e.to_json() for e in p.ends},
             "class": classes.get(p.index),
             "divergence": p.divergence.to_json() if p.divergence is not None else None,
@@ -415,10 +397,9 @@ def _class_json(c: DivergenceClass, report: TriageReport) -> dict[str, Any]:
         "verdicts": [
             {"ends": dict(zip(report.backends, ends, strict=False)), "packets": n} for ends, n in c.verdicts
         ],
-        "carried_over": c.carried_over,
         "maps_differed": c.maps_differed,
         "explanation": c.explanation.to_json() if c.explanation is not None else None,
-        "unexplained": None if c.explanation is not None or c.carried_over else _unexplained(report),
+        "unexplained": None if c.explanation is not None else _unexplained(report),
     }
 
 

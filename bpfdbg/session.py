@@ -85,6 +85,8 @@ class Session:
     budget: int = DEFAULT_BUDGET
     history_interval: int = DEFAULT_INTERVAL
     history_limit: int = DEFAULT_LIMIT
+    device_profile: str = "nfp-public-fw"  # the offload device the nic backend models
+    mtu: int = 1500  # the MTU of the interface the program would be offloaded to
 
     obj: BpfObject | None = field(default=None, init=False)
     path: str | None = field(default=None, init=False)
@@ -218,7 +220,12 @@ class Session:
         """A fresh environment for the loaded object: its maps with the --maps entries. Each
         backend gets its own (maps are machine state)."""
         obj = obj if obj is not None else self.obj
-        env_settings: dict[str, Any] = {"budget": self.budget, "map_entries": self.map_entries}
+        env_settings: dict[str, Any] = {
+            "budget": self.budget,
+            "map_entries": self.map_entries,
+            "device_profile": self.device_profile,
+            "mtu": self.mtu,
+        }
         if obj is not None:
             return Environment.for_object(obj, **env_settings)
         return Environment(**env_settings)
@@ -276,6 +283,24 @@ class Session:
             self.backend_name = previous
             raise
         self.stops, self.displays[:] = stops, displays
+
+    def set_device(self, profile: str | None = None, mtu: int | None = None) -> None:
+        """Model another offload device or interface MTU (``set device-profile``, ``set
+        mtu``): the backends that model the device load the program afresh, the one being
+        debugged included (its run ends, breakpoints stay), and lockstep restarts."""
+        previous = self.device_profile, self.mtu
+        self.device_profile = profile if profile is not None else self.device_profile
+        self.mtu = mtu if mtu is not None else self.mtu
+        if not self.loaded:
+            return
+        try:
+            if self.backend is not None and getattr(self.backend.capabilities, "may_refuse", False):
+                self.select_engine(self.backend_name)
+            if self.lockstep is not None:
+                self.set_lockstep(self.lockstep.names[1:])
+        except SessionError:
+            self.device_profile, self.mtu = previous
+            raise
 
     def set_lockstep(self, others: Sequence[str]) -> None:
         """Run ``others`` in lockstep with this session's backend (``lockstep on``)."""

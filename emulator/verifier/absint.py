@@ -31,7 +31,7 @@ from emulator.maps.spec import MapType
 from emulator.program import Program
 from emulator.verifier import helper_model, scalar
 from emulator.verifier.branches import NEGATION, NOT_JSET, decide, refine
-from emulator.verifier.liveness import live_in
+from emulator.verifier.liveness import live_in, needs_zext
 from emulator.verifier.regstate import (
     CTX,
     EMPTY_SPILLS,
@@ -94,10 +94,11 @@ class Visit:
 class SubprogInfo:
     """One function of the program.
 
-    ``stack_depth`` is what the kernel reports as the function's ``stack depth``: the
-    largest number of bytes below the frame's r10 that any access (including a helper's
-    through a pointer argument, and a callee's through a pointer into this frame)
-    reaches, not rounded. ``writes_callee_saved`` is the NFP driver's ``needs_reg_push``:
+    ``stack_depth`` is what the kernel reports as the function's ``stack depth`` (and what
+    the NFP driver budgets from): the largest number of bytes below the frame's r10 that
+    any access reaches (including a helper's through a pointer argument, and a callee's
+    through a pointer into this frame), rounded up to 8 as the kernel's
+    ``grow_stack_state`` does. ``writes_callee_saved`` is the NFP driver's ``needs_reg_push``:
     some instruction of the function names r6-r9 as its dst register.
     """
 
@@ -124,6 +125,9 @@ class Analysis:
     complete: bool  # False when the budget ran out or a state was not understood
     problems: tuple[tuple[int, str], ...]  # (pc, message): what the analysis could not follow
     visits: int = 0  # instruction visits explored (the kernel's "processed N insns")
+    zext: frozenset[int] = frozenset()
+    """pcs of 32-bit writes whose upper half a later instruction may read: the kernel's
+    ``zext_dst`` marks (the NFP JIT zero-extends only these)."""
 
     def visits_at(self, pc: int) -> tuple[Visit, ...]:
         return self.visits_by_pc.get(pc, ())
@@ -284,7 +288,14 @@ class _Analyser:
             self.complete,
             tuple(self.problems),
             self.count,
+            needs_zext(self.insns, self._helper_arg_count),
         )
+
+    def _helper_arg_count(self, hid: int) -> int:
+        spec = self.helpers.get(hid)
+        if spec is None or "..." in spec.args:
+            return 5
+        return min(len(spec.args), 5)
 
     def _explored(self, st: _State) -> bool:
         """Whether a state covering ``st`` was already explored at its pc; remembers ``st``.
@@ -574,8 +585,9 @@ class _Analyser:
         if lowest >= 0:
             return
         func = self._frame_func(st, ptr.frame)
-        if func is not None and -lowest > self.depths.get(func, 0):
-            self.depths[func] = -lowest
+        depth = -lowest + (8 - (-lowest) % 8) % 8  # the kernel grows stacks by 8 bytes
+        if func is not None and depth > self.depths.get(func, 0):
+            self.depths[func] = depth
 
     @staticmethod
     def _frame_func(st: _State, frame: int) -> int | None:

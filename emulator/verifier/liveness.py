@@ -9,7 +9,7 @@ r6-r9, an exit reads r0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from emulator.isa.fields import AluOp, AtomicOp
 from emulator.isa.insn import Insn
@@ -113,3 +113,110 @@ def live_in(insns: Sequence[Insn | None]) -> list[int]:
                 live[pc] = value
                 changed = True
     return live
+
+
+def _reads64_defs32(insn: Insn, helper_args: int) -> tuple[int, int, int]:
+    """(registers whose upper half the instruction reads, registers it writes as a whole
+    64-bit value, registers it writes as a 32-bit subregister), after the kernel's
+    ``is_reg64``."""
+    info = insn.info
+    if info is None:
+        return 0x7FF, 0, 0
+    form = info.form
+    group = info.group.value
+    d, s = _bit(insn.dst), _bit(insn.src)
+    if form in (Form.ALU_REG, Form.ALU_IMM, Form.NEG, Form.MOVSX, Form.END):
+        uses, defs = _uses_defs(insn)
+        if form is Form.END:
+            wide = (group == "alu32" and info.size == 64) or (group == "alu64" and info.size == 64)
+        else:
+            wide = group == "alu64"
+        if wide:
+            return uses, defs, 0
+        return 0, 0, defs
+    if form is Form.LDX:
+        return s, d if info.size == 8 else 0, 0 if info.size == 8 else d
+    if form is Form.LDXSX:
+        return s, d, 0
+    if form is Form.ST:
+        return d, 0, 0
+    if form is Form.STX:
+        return d | (s if info.size == 8 else 0), 0, 0
+    if form is Form.ATOMIC:
+        wide = info.size == 8
+        reads = d | (s if wide else 0)
+        if info.op == AtomicOp.CMPXCHG:
+            reads |= 1 if wide else 0
+            return reads, 1 if wide else 0, 0 if wide else 1
+        if info.op & AtomicOp.FETCH:
+            return reads, s if wide else 0, 0 if wide else s
+        return reads, 0, 0
+    if form is Form.LDDW:
+        return 0, d, 0
+    if form is Form.JCOND_REG:
+        return (d | s, 0, 0) if group == "jmp" else (0, 0, 0)
+    if form is Form.JCOND_IMM:
+        return (d, 0, 0) if group == "jmp" else (0, 0, 0)
+    if form is Form.CALL:
+        if info.variant == 0:  # helper: the arguments it takes, 64-bit
+            return (ARGS & ((1 << (helper_args + 1)) - 1)), CALLER_SAVED, 0
+        return ARGS, CALLER_SAVED, 0  # bpf-to-bpf (the callee may read them whole), kfunc
+    if form is Form.CALLX:
+        return ARGS | d, CALLER_SAVED, 0
+    if form is Form.EXIT:
+        return 1, 0, 0
+    if form in (Form.LD_ABS, Form.LD_IND):
+        return _bit(6) | (s if form is Form.LD_IND else 0), CALLER_SAVED & ~1, 1
+    return 0x7FF, 0, 0
+
+
+def needs_zext(insns: Sequence[Insn | None], helper_args: Callable[[int], int]) -> frozenset[int]:
+    """pcs of the instructions that write a 32-bit subregister whose upper half some later
+    instruction may read as part of a 64-bit value (the kernel's ``zext_dst``).
+
+    A backward pass over "registers whose upper half may be read before being written":
+    a static over-approximation of the kernel's path-sensitive marks (it may ask for a
+    zero extension the kernel would not, never the reverse). ``helper_args(id)`` is the
+    number of arguments a helper takes.
+    """
+    n = len(insns)
+    reads = [0] * n
+    kills = [0] * n
+    defs32 = [0] * n
+    succs: list[tuple[int, ...]] = [()] * n
+    for pc, insn in enumerate(insns):
+        if insn is None:
+            continue
+        nargs = helper_args(insn.imm) if insn.info is not None and insn.info.form is Form.CALL else 5
+        r64, d64, d32 = _reads64_defs32(insn, nargs)
+        reads[pc], kills[pc], defs32[pc] = r64, d64 | d32, d32
+        info = insn.info
+        if info is None or info.form is Form.EXIT:
+            continue
+        nxt = pc + insn.slots
+        if info.form in (Form.JA, Form.JA32):
+            target = insn.jump_target(pc)
+            succs[pc] = (target,) if target is not None else ()
+        elif info.form in (Form.JCOND_REG, Form.JCOND_IMM):
+            target = insn.jump_target(pc)
+            succs[pc] = (nxt, target) if target is not None else (nxt,)
+        else:
+            succs[pc] = (nxt,)
+    live_out = [0] * n
+    live_in_ = [0] * n
+    changed = True
+    while changed:
+        changed = False
+        for pc in range(n - 1, -1, -1):
+            if insns[pc] is None:
+                continue
+            out = 0
+            for s in succs[pc]:
+                if 0 <= s < n:
+                    out |= live_in_[s]
+            live_out[pc] = out
+            value = reads[pc] | (out & ~kills[pc])
+            if value != live_in_[pc]:
+                live_in_[pc] = value
+                changed = True
+    return frozenset(pc for pc in range(n) if defs32[pc] & live_out[pc])

@@ -15,7 +15,7 @@ the debugger's address translation) works from exactly the facts the driver woul
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from emulator.isa.fields import CallKind
@@ -72,7 +72,10 @@ class InsnFacts:
     path holds a pointer of the same kind (``off`` None when the offsets differ),
     ``Ptr("uninit", None)`` when no path has written it, None for scalars and mixtures.
     ``spills``: (frame_up, offset from that frame's r10) -> the pointer every path keeps
-    spilled there. ``zext``: a 32-bit result needs its upper half zeroed.
+    spilled there. ``zext``: the instruction writes a 32-bit subregister (ALU32, narrow
+    load, 32-bit atomic fetch, LD_ABS/IND) whose upper half a later instruction may read,
+    so the JIT must zero it (the kernel's ``zext_dst``); False for every other
+    instruction.
     """
 
     pc: int
@@ -109,7 +112,10 @@ def program_facts(analysis: Analysis) -> ProgramFacts:
         insn = insns[pc]
         if insn is None or insn.info is None or not visits:
             continue
-        out[pc] = _insn_facts(pc, insn.info.form, insn.info.variant, insn.dst, insn.src, visits)
+        facts = _insn_facts(pc, insn.info.form, insn.info.variant, insn.dst, insn.src, visits)
+        if pc not in analysis.zext:
+            facts = replace(facts, zext=False)
+        out[pc] = facts
     return ProgramFacts(
         MappingProxyType(out),
         analysis.subprogs,

@@ -19,8 +19,9 @@ explained by its message (:func:`explain_refusal`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bpfdbg.lockstep import Difference, Divergence
 from emulator.isa.fields import CallKind, Class
@@ -596,3 +597,32 @@ def explain_refusal(message: str) -> Behaviour | None:
         if pattern.search(message):
             return BY_ID[key]
     return None
+
+
+def explanation_lines(ex: Explanation | None) -> list[str]:
+    """How an explanation reads under a divergence in the console: the known behaviour
+    (and whether it is benign) and the evidence, or that none fits."""
+    if ex is None:
+        return ["  no known host/offload behaviour difference explains this"]
+    kind = "benign" if ex.behaviour.benign else "the packet's fate differs on the device"
+    return [
+        f"  known behaviour ({kind}): [{ex.behaviour.number} {ex.behaviour.id}] {ex.behaviour.title}",
+        f"    {ex.detail}",
+    ]
+
+
+def explain_in_session(session: Any, div: Divergence, names: Sequence[str]) -> list[str]:
+    """The explanation lines for a divergence found in a debugging session, when one of
+    the backends models an offload device (between host backends nothing may excuse a
+    divergence, so nothing is said)."""
+    from emulator.backends.base import create
+
+    device = frozenset(n for n in names if getattr(create(n).capabilities, "may_refuse", False))
+    if not device:
+        return []
+    prog = session.program_named(div.program) if div.program else session.program
+    insn = prog.insn_at(div.pc)
+    packet = session.input_packet
+    evidence = Evidence(div, insn, prog.prog_type, device, len(packet) if packet is not None else None,
+                        session.device_profile)  # fmt: skip
+    return explanation_lines(explain(evidence))

@@ -338,7 +338,10 @@ class Session:
         stop = Stopped("divergence", pc, program, insns, detail=f"{names} disagree at insn {div.pc}")
         self.last_stop = stop
         self._publish(stop)
-        return stop, divergence_lines(div, lambda p, prog: insn_text(self, p, prog))
+        from bpfdbg.offload_explain import explain_in_session
+
+        lines = divergence_lines(div, lambda p, prog: insn_text(self, p, prog))
+        return stop, lines + explain_in_session(self, div, self.lockstep.names)
 
     def reset_maps(self) -> None:
         """Maps back to their state after loading (initial contents and --maps entries):

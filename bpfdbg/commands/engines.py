@@ -3,8 +3,9 @@ following it, compared after every instruction) and ``compare`` (a whole packet 
 through lockstep, reported as agreement or the first divergence).
 
 Backends are the DESIGN's engines: ``interp`` is the reference; ``host-jit`` runs the x86-64
-code the Linux JIT would emit; the kernel oracle cannot step, so it is listed but can take
-part in neither.
+code the Linux JIT would emit; ``nic`` models an NFP offload (it may refuse the program, with
+the driver's reasons); the kernel oracle cannot step, so it is listed but can take part in
+neither.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bpfdbg.commands.common import parse_int, split_args
 from bpfdbg.commands.registry import CommandError, CommandResult, command
 from bpfdbg.lockstep import LoadMismatch, Lockstep, divergence_lines
 from bpfdbg.mapstate import capture_maps
+from bpfdbg.offload_explain import explain_in_session
 from bpfdbg.render.code import insn_text
 from emulator.backends.base import backend_names, create
 
@@ -52,6 +54,8 @@ def cmd_engine(session: Session, args: str) -> CommandResult:
                 "interp": "reference interpreter",
                 "host-jit": "x86-64 code as the Linux JIT emits it, run under Unicorn",
                 "kernel": "the real kernel (BPF_PROG_TEST_RUN): end state only, cannot step",
+                "nic": f"NFP-style SmartNIC offload ({session.device_profile}): offload verifier, "
+                "microcode, simulator",
             }.get(name, "")
             mark = "*" if name == session.backend_name else "+" if name in following else " "
             role = "debugging" if mark == "*" else "in lockstep" if mark == "+" else ""
@@ -162,8 +166,10 @@ def cmd_compare(session: Session, args: str) -> CommandResult:
             if outcome.divergence is not None:
                 row["divergence"] = outcome.divergence.to_json()
                 text = divergence_lines(outcome.divergence, lambda p, prog: insn_text(session, p, prog))
+                why = explain_in_session(session, outcome.divergence, names)
+                row["explanation"] = why[0].split(": ", 1)[-1] if why else None
                 lines.append(f"{label}: " + text[0])
-                lines.extend(text[1:])
+                lines.extend(text[1:] + why)
             elif len(indexes) == 1:
                 lines.append(f"{label}: {' and '.join(names)} agree on all {outcome.insns} instructions"
                              + (f" ({verdict})" if verdict else ""))  # fmt: skip
@@ -173,15 +179,22 @@ def cmd_compare(session: Session, args: str) -> CommandResult:
     if len(indexes) > 1:
         agreed = sum(1 for r in results if r["agreed"])
         classes = Counter(
-            (r["divergence"]["pc"], tuple(d["what"] for d in r["divergence"]["differences"]))
+            (
+                r["divergence"]["pc"],
+                tuple(d["what"] for d in r["divergence"]["differences"]),
+                r.get("explanation"),
+            )
             for r in results
             if not r["agreed"]
         )
         rate = 100 * agreed / len(results)
         head = f"{len(results)} packets: {' and '.join(names)} agree on {agreed} ({rate:.1f}%)"
         summary = [head]
-        for (pc, what), count in classes.most_common():
-            summary.append(f"  {count} diverge at insn {pc}: {', '.join(what)}")
+        for (pc, what, known_as), count in classes.most_common():
+            first = next(r["packet"] for r in results if not r["agreed"] and r["divergence"]["pc"] == pc)
+            known = f" ({known_as})" if known_as else ""
+            summary.append(f"  {count} diverge at insn {pc}: {', '.join(what)}{known}; "
+                           f'first in packet {first} ("divergence packet {first}" goes there)')  # fmt: skip
         lines = summary + lines
     return CommandResult("compare", lines=lines, data={"backends": names, "packets": results})
 

@@ -31,6 +31,7 @@ from emulator.maps.spec import MapType
 from emulator.program import Program
 from emulator.verifier import helper_model, scalar
 from emulator.verifier.branches import NEGATION, NOT_JSET, decide, refine
+from emulator.verifier.global_funcs import argument_states, global_entries
 from emulator.verifier.liveness import live_in, needs_zext
 from emulator.verifier.regstate import (
     CTX,
@@ -55,6 +56,7 @@ from emulator.verifier.regstate import (
     UNINIT_REG,
     UNKNOWN,
     RegState,
+    Slot,
     Spills,
     const_reg,
     pointer,
@@ -66,6 +68,7 @@ from emulator.verifier.scalar import Scalar
 __all__ = ["Analysis", "RegState", "Spills", "SubprogInfo", "Visit", "analyse", "DEFAULT_BUDGET"]
 
 DEFAULT_BUDGET = 1_000_000
+_SHIFTS = (AluOp.LSH, AluOp.RSH, AluOp.ARSH)
 MAX_CALL_FRAMES = 8
 """The kernel's MAX_CALL_FRAMES: deeper bpf-to-bpf calls are not followed."""
 
@@ -87,7 +90,12 @@ class Visit:
     depth: int  # call depth (0 = main program)
     subprog: int  # entry pc of the function executing
     regs: tuple[RegState, ...]  # r0..r10
-    stack: Mapping[tuple[int, int], RegState]  # (frame, 8-aligned off from r10) -> spilled register
+    stack: Mapping[tuple[int, int], RegState]
+    """(frame, 8-aligned off from that frame's r10) -> the slot: the spilled register of a
+    whole-register spill, else the slot's 8 bytes as a little-endian scalar with the
+    unknown bytes masked (narrow spills, zeroed bytes); slots with nothing known are
+    absent."""
+    seq: int = 0  # position in the exploration order (0 = the first visit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +198,8 @@ class _Analyser:
         self.entries = self._function_entries()
         self.depths: dict[int, int] = dict.fromkeys(self.entries, 0)
         self.prune_points = self._join_points()
+        self.globals = global_entries(env.btf, program.symbols)
+        self.called_globals: set[int] = set()
 
     # ----------------------------------------------------------------- structure
 
@@ -257,7 +267,26 @@ class _Analyser:
         return _State(0, tuple(regs), EMPTY_SPILLS, 0, ())
 
     def run(self) -> Analysis:
-        work = [self._entry_state()]
+        self._explore(self._entry_state())
+        done: set[int] = set()
+        while self.called_globals - done and self.count < self.budget:
+            entry = min(self.called_globals - done)
+            done.add(entry)
+            self._explore(self._global_entry_state(entry))
+        return Analysis(
+            self.program,
+            MappingProxyType({pc: tuple(v) for pc, v in sorted(self.visits.items())}),
+            self._subprogs(),
+            self.max_pkt,
+            self.complete,
+            tuple(self.problems),
+            self.count,
+            needs_zext(self.insns, self._helper_arg_count),
+        )
+
+    def _explore(self, initial: _State) -> None:
+        """Depth-first over every path from ``initial``, recording each visit."""
+        work = [initial]
         nslots = len(self.insns)
         while work:
             st: _State | None = work.pop()
@@ -272,24 +301,24 @@ class _Analyser:
                     self._problem(pc, f"program too complex to analyse ({self.count} instructions explored)")
                     work.clear()
                     break
+                self.visits.setdefault(pc, []).append(
+                    Visit(pc, len(st.calls), st.func, st.regs, st.spills, self.count)
+                )
                 self.count += 1
-                self.visits.setdefault(pc, []).append(Visit(pc, len(st.calls), st.func, st.regs, st.spills))
                 nexts = self._step(st)
                 if not nexts:
                     st = None
                 else:
                     st = nexts[0]
                     work.extend(reversed(nexts[1:]))
-        return Analysis(
-            self.program,
-            MappingProxyType({pc: tuple(v) for pc, v in sorted(self.visits.items())}),
-            self._subprogs(),
-            self.max_pkt,
-            self.complete,
-            tuple(self.problems),
-            self.count,
-            needs_zext(self.insns, self._helper_arg_count),
-        )
+
+    def _global_entry_state(self, entry: int) -> _State:
+        """A global function on its own: frame 0, arguments from its BTF prototype."""
+        name = self.program.symbols.get(entry, "")
+        args = argument_states(self.env.btf, name, self.program.prog_type)
+        args = tuple(replace(a, id=self._new_id()) if a.kind in NULLABLE else a for a in args)
+        regs = (UNINIT_REG, *args, UNINIT_REG, UNINIT_REG, UNINIT_REG, UNINIT_REG, _frame_pointer(0))
+        return _State(entry, regs, EMPTY_SPILLS, entry, ())
 
     def _helper_arg_count(self, hid: int) -> int:
         spec = self.helpers.get(hid)
@@ -314,9 +343,10 @@ class _Analyser:
             shape.append(frame.callback)
             ret_live = self.live[frame.ret_pc] & ~0b111111 if frame.ret_pc < len(self.live) else 0
             _split(frame.regs, ret_live, found, shape, vec)
-        for key, reg in st.spills.items_tuple():
-            shape.append(key)
-            _split((reg,), 1, found, shape, vec)
+        for key, slot in st.spills.slots():
+            shape.append((key, slot.spill, slot.zeros))
+            if slot.reg is not None:
+                _split((slot.reg,), 1, found, shape, vec)
         bucket_key = (st.pc, tuple(shape))
         flat = tuple(vec)
         seen = self.seen.setdefault(st.pc, set())
@@ -375,7 +405,7 @@ class _Analyser:
             return self._exit(st)
         if form in (Form.LD_ABS, Form.LD_IND):
             regs = list(st.regs)
-            regs[0] = range_reg(info.size)
+            regs[0] = UNKNOWN  # as the kernel marks it, though the load is zero-extended
             for r in range(1, 6):
                 regs[r] = UNINIT_REG
             return [st._replace(pc=st.pc + 1, regs=tuple(regs))]
@@ -445,6 +475,10 @@ class _Analyser:
         d_scalar = dst.kind in (SCALAR, UNINIT)
         s_scalar = src.kind in (SCALAR, UNINIT)
         if d_scalar and s_scalar:
+            if op in (AluOp.DIV, AluOp.MOD) or (op in _SHIFTS and src.const is None):
+                # The kernel computes no range for these (is_safe_to_compute_dst_reg_range):
+                # the result is unknown, all 64 bits, even for constants and for ALU32.
+                return UNKNOWN
             a, b = dst.scalar, src.scalar
             if bits == 32:
                 a, b = scalar.truncate(a, 32), scalar.truncate(b, 32)
@@ -454,9 +488,6 @@ class _Analyser:
                 return self._ptr_add(dst, src.scalar, op == AluOp.SUB)
             if d_scalar and not s_scalar and op == AluOp.ADD:
                 return self._ptr_add(src, dst.scalar, False)
-            if op == AluOp.SUB and dst.kind == src.kind == STACK and dst.frame == src.frame:
-                if not dst.has_var_part and not src.has_var_part:
-                    return const_reg((dst.off - src.off) & M64)
         return UNKNOWN if bits == 64 else range_reg(4)
 
     def _ptr_add(self, ptr: RegState, s: Scalar, negate: bool) -> RegState:
@@ -626,6 +657,11 @@ class _Analyser:
                 raw = scalar.const(known)
         if isinstance(raw, RegState):
             loaded = raw
+            if size < 8 and raw.kind == SCALAR:  # a narrow fill: the kernel's coerce_reg_to_size
+                if info.form is Form.LDXSX:
+                    loaded = scalar_reg(scalar.sign_extend(raw.scalar, 8 * size, 64))
+                elif raw.umax >> (8 * size):
+                    loaded = scalar_reg(scalar.truncate(raw.scalar, 8 * size))
         elif info.form is Form.LDXSX:
             loaded = scalar_reg(scalar.sign_extend(raw, 8 * size, 64))
         else:
@@ -635,20 +671,33 @@ class _Analyser:
         return st._replace(pc=st.pc + 1, regs=tuple(regs))
 
     def _fill(self, st: _State, frame: int, addr: int, size: int) -> Scalar | RegState:
-        slot = _floor8(addr)
-        spilled = st.spills.get((frame, slot))
+        """A load from the stack, as the kernel's ``check_stack_read_fixed_off`` sees it:
+        a whole spill gives the register back; a narrow load at the start of a scalar
+        spill gives the register (the caller truncates it); bytes all known zero give 0;
+        anything else is unknown."""
+        slot_off = _floor8(addr)
         default = scalar.from_range(0, (1 << (8 * size)) - 1)
-        if spilled is None:
+        if addr + size > slot_off + 8:
             return default
-        if size == 8 and addr == slot:
-            return spilled
-        if spilled.kind != SCALAR or addr - slot + size > 8:
+        slot = st.spills.slot((frame, slot_off))
+        if slot is None:
             return default
-        shift = 8 * (addr - slot)
-        if spilled.mask == 0:
-            return scalar.const((spilled.value >> shift) & ((1 << (8 * size)) - 1))
-        if shift == 0:
-            return scalar.truncate(spilled.scalar, 8 * size)
+        k = addr - slot_off
+        reg = slot.reg
+        if reg is not None and slot.spill:
+            if size == 8 and slot.spill == 8:
+                return reg
+            if reg.kind != SCALAR:
+                return default
+            if k == 0 and size <= slot.spill:
+                if reg.id and reg.umax.bit_length() > 8 * size:  # a narrowing fill breaks the link
+                    reg = replace(reg, id=0)
+                return reg
+            spill_bytes = sum(1 for i in range(k, k + size) if i < slot.spill)
+            if spill_bytes == size and reg.const == 0:
+                return scalar.const(0)
+        if all(slot.zeros >> i & 1 for i in range(k, k + size)):
+            return scalar.const(0)
         return default
 
     def _frozen_value(self, map_index: int | None, off: int, size: int) -> int | None:
@@ -670,6 +719,7 @@ class _Analyser:
         size = info.size
         base = st.regs[insn.dst]
         spills = st.spills
+        regs = st.regs
         if base.kind == STACK:
             self._touch_stack(st, base, insn.off)
             frame = base.frame
@@ -677,21 +727,25 @@ class _Analyser:
                 spills = spills.without(lambda k, _v: k[0] == frame)
             else:
                 addr = base.off + insn.off
-                if size == 8 and addr % 8 == 0:
-                    if info.form is Form.STX:
-                        value = st.regs[insn.src]
-                    else:
-                        value = const_reg(insn.imm & M64)
-                    if value.kind == UNINIT:
-                        spills = spills.without(lambda k, _v: k == (frame, addr))
-                    else:
-                        spills = spills.with_slot((frame, addr), value)
+                if info.form is Form.STX:
+                    value = regs[insn.src]
+                    if (
+                        value.kind == SCALAR
+                        and value.mask
+                        and not value.id
+                        and addr % 8 == 0
+                        and value.umax.bit_length() <= 8 * size
+                    ):  # the kernel links a register and its spilled copy
+                        value = replace(value, id=self._new_id())
+                        changed = list(regs)
+                        changed[insn.src] = value
+                        regs = tuple(changed)
                 else:
-                    lo, hi = _floor8(addr), _floor8(addr + size - 1)
-                    spills = spills.without(lambda k, _v: k[0] == frame and lo <= k[1] <= hi)
+                    value = const_reg(insn.imm & M64)
+                spills = _stack_write(spills, frame, addr, size, value)
         elif base.kind in (PACKET, PACKET_META):
             self._touch_packet(base, insn.off, size)
-        return st._replace(pc=st.pc + 1, spills=spills)
+        return st._replace(pc=st.pc + 1, regs=regs, spills=spills)
 
     def _atomic(self, st: _State, insn: Insn) -> _State:
         info = insn.info
@@ -705,8 +759,7 @@ class _Analyser:
             if base.has_var_part:
                 spills = spills.without(lambda k, _v: k[0] == frame)
             else:
-                slot = _floor8(base.off + insn.off)
-                spills = spills.without(lambda k, _v: k == (frame, slot))
+                spills = _clobber(spills, frame, base.off + insn.off, base.off + insn.off + size)
         regs = list(st.regs)
         fetched = range_reg(size)
         if info.op == AtomicOp.CMPXCHG:
@@ -764,6 +817,9 @@ class _Analyser:
     def _local_call(self, st: _State, insn: Insn) -> list[_State]:
         target = insn.jump_target(st.pc)
         assert target is not None
+        if target in self.globals:  # verified on its own; returns an unknown scalar
+            self.called_globals.add(target)
+            return [self._after_call(st, UNKNOWN)]
         entered = self._enter(st, target, st.regs[1:6])
         return [entered] if entered is not None else []
 
@@ -796,9 +852,12 @@ class _Analyser:
                 MapType.HASH_OF_MAPS,
             )
             r0 = pointer(MAP_PTR_OR_NULL if inner else MAP_VALUE_OR_NULL, map_index=None if inner else index)
-            r0 = replace(r0, id=self._new_id())
-        elif kind == "u32":
-            r0 = range_reg(4)
+            if hid == helper_model.MAP_LOOKUP_ELEM and index is not None and self._in_bounds_key(st, index):
+                r0 = pointer(MAP_VALUE, map_index=index)  # an array element that exists: never NULL
+            else:
+                r0 = replace(r0, id=self._new_id())
+        elif hid == helper_model.GET_SMP_PROCESSOR_ID:
+            r0 = scalar_reg(scalar.from_range(0, max(self.env.ncpus, 1) - 1))
         elif kind == "void":
             r0 = UNINIT_REG
         elif kind == "pointer":
@@ -815,6 +874,33 @@ class _Analyser:
             self._problem(st.pc, f"the callback of {spec.name if spec else hid} is not explored", False)
             return [after]
         return self._callback(st._replace(spills=spills), hid, after)
+
+    def _in_bounds_key(self, st: _State, index: int) -> bool:
+        """A lookup in an array map with a constant key below max_entries: the kernel
+        (6.14+, ``can_elide_value_nullness``) knows the result is not NULL. The key must
+        be known zero bytes, or a spilled constant exactly key_size wide."""
+        spec = self.env.maps[index]
+        if spec.type not in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            return False
+        key = st.regs[2]
+        if key.kind != STACK or key.has_var_part:
+            return False
+        slot_off = _floor8(key.off)
+        slot = st.spills.slot((key.frame, slot_off))
+        if slot is None:
+            return False
+        k = key.off - slot_off
+        zero_run = 0
+        for i in range(k, 8):
+            if not slot.zeros >> i & 1:
+                break
+            zero_run += 1
+        if zero_run >= spec.key_size:
+            return 0 < spec.max_entries
+        if slot.reg is None or slot.reg.kind != SCALAR or k >= slot.spill:
+            return False
+        value = slot.reg.const
+        return slot.spill - k == spec.key_size and value is not None and value < spec.max_entries
 
     def _callback(self, st: _State, hid: int, after: _State) -> list[_State]:
         regs = st.regs
@@ -862,15 +948,53 @@ class _Analyser:
             size = regs[size_at + 1].const if size_at is not None else None
             if ptr.has_var_part or size is None:
                 lo = ptr.off if not ptr.has_var_part else -(1 << 62)
-                spills = _drop_slots(spills, frame, _floor8(lo), 0)
+                spills = _clobber(spills, frame, lo, 0)
             else:
-                spills = _drop_slots(spills, frame, _floor8(ptr.off), ptr.off + size)
+                spills = _clobber(spills, frame, ptr.off, ptr.off + size)
         return spills
 
 
-def _drop_slots(spills: Spills, frame: int, lo: int, hi: int) -> Spills:
-    """``spills`` without the slots of ``frame`` at offsets [lo, hi)."""
-    return spills.without(lambda k, _v: k[0] == frame and lo <= k[1] < hi)
+def _clobber(spills: Spills, frame: int, lo: int, hi: int) -> Spills:
+    """Bytes [lo, hi) of ``frame``'s stack become unknown (STACK_MISC): a helper or an
+    atomic wrote them. A spill they touch is gone."""
+    for key, slot in spills.slots():
+        if key[0] != frame or key[1] + 8 <= lo or key[1] >= hi:
+            continue
+        written = sum(1 << i for i in range(8) if lo <= key[1] + i < hi)
+        zeros = slot.zeros & ~written
+        if slot.reg is not None and not written & ((1 << slot.spill) - 1):
+            spills = spills.with_slot(key, slot._replace(zeros=zeros))
+        else:
+            spills = spills.with_slot(key, Slot(None, 0, zeros))
+    return spills
+
+
+def _stack_write(spills: Spills, frame: int, addr: int, size: int, value: RegState) -> Spills:
+    """A store of ``value`` (``size`` bytes at ``addr``), as the kernel's
+    ``check_stack_write_fixed_off`` records it: an aligned store of a scalar (or a whole
+    pointer) is a spill of that size; any other store makes its bytes zero (storing a
+    known 0) or unknown, and ends the spill it hits."""
+    slot_off = _floor8(addr)
+    key = (frame, slot_off)
+    if addr == slot_off and (value.kind == SCALAR or (size == 8 and value.kind != UNINIT)):
+        old = spills.slot(key)
+        zeros = (old.zeros if old is not None else 0) & ~((1 << size) - 1) & 0xFF
+        if old is not None and old.reg is not None and size < 8:
+            zeros &= ~(((1 << old.spill) - 1) & ~((1 << size) - 1))  # old spill bytes: unknown
+        reg = value
+        if size < 8 and reg.id and reg.umax.bit_length() > 8 * size:
+            reg = replace(reg, id=0)  # a narrowing spill breaks the link
+        return spills.with_slot(key, Slot(reg, size, zeros if size < 8 else 0))
+    zero = value.const == 0
+    for off in range(slot_off, addr + size, 8):
+        k = (frame, off)
+        old = spills.slot(k) or Slot(None, 0, 0)
+        written = sum(1 << i for i in range(8) if addr <= off + i < addr + size)
+        zeros = old.zeros & ~written
+        if zero:
+            zeros |= written
+        spills = spills.with_slot(k, Slot(None, 0, zeros))
+    return spills
 
 
 def _pointer_outcome(op: int, a: RegState, b: RegState) -> bool | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from emulator.helpers.registry import HelperSpec
 
 MAP_LOOKUP_ELEM = 1
+GET_SMP_PROCESSOR_ID = 8
 TAIL_CALL = 12
 FOR_EACH_MAP_ELEM = 164
 LOOP = 181
@@ -55,12 +56,14 @@ no longer valid."""
 
 
 def returns(spec: HelperSpec | None) -> str:
-    """How r0 comes back: "u32", "void", "pointer" (may be NULL) or "scalar"."""
+    """How r0 comes back: "void", "pointer" (may be NULL) or "scalar".
+
+    Integer results are unknown 64-bit scalars whatever their C type, as the kernel's
+    RET_INTEGER makes them (a ``__u32`` result such as bpf_get_prandom_u32's included):
+    the NFP checks see the kernel's ranges, not the C types."""
     if spec is None:
         return "scalar"
     ret = spec.ret.strip()
-    if ret in ("__u32", "u32", "unsigned int"):
-        return "u32"
     if ret == "void":
         return "void"
     if ret.endswith("*"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from emulator.verifier.scalar import Scalar
 
@@ -140,31 +141,68 @@ def pointer(kind: str, off: int = 0, frame: int = 0, map_index: int | None = Non
 StackKey = tuple[int, int]
 
 
-class Spills(Mapping[StackKey, RegState]):
-    """(frame, 8-aligned offset from that frame's r10) -> the register spilled there.
+class Slot(NamedTuple):
+    """What the analysis knows about one 8-byte stack slot (the kernel's slot types).
 
-    Immutable and hashable; updates return a new object, so consecutive states that do
-    not touch the stack share one.
+    ``spill`` bytes at the slot's low end hold the register ``reg`` (8: a whole-register
+    spill, pointer or scalar; 1-4: a narrow spill of a scalar by an aligned store); bit i
+    of ``zeros`` says byte i (counted from the slot's low address) outside the spill is
+    known to be 0 (STACK_ZERO); every other byte is unknown (STACK_MISC).
     """
 
-    __slots__ = ("_index", "_items", "_hash")
+    reg: RegState | None
+    spill: int
+    zeros: int
 
-    def __init__(self, items: Mapping[StackKey, RegState] | None = None) -> None:
-        self._index: dict[StackKey, RegState] = dict(sorted(items.items())) if items else {}
-        self._items = tuple(self._index.items())
+    def view(self) -> RegState:
+        """The slot's 8 bytes as one little-endian value (a whole spill: the register)."""
+        reg = self.reg
+        if self.spill == 8 and reg is not None:
+            return reg
+        value, mask = 0, M64
+        if reg is not None and self.spill:
+            width = (1 << (8 * self.spill)) - 1
+            low = reg.value & width, reg.mask & width if reg.kind == SCALAR else width
+            value, mask = low[0], (mask & ~width) | low[1]
+        for i in range(8):
+            if self.zeros >> i & 1:
+                mask &= ~(0xFF << (8 * i))
+                value &= ~(0xFF << (8 * i))
+        value &= ~mask
+        return RegState(SCALAR, 0, value, value | mask, value, mask)
+
+
+class Spills(Mapping[StackKey, RegState]):
+    """(frame, 8-aligned offset from that frame's r10) -> what the slot holds.
+
+    As a Mapping it gives a RegState per slot: the spilled register for a whole-register
+    spill, else the slot's 8 bytes as a little-endian scalar whose unknown bytes are
+    masked (so a slot zeroed by narrow stores reads as the constant 0). The analysis
+    itself works on the :class:`Slot` records. Immutable and hashable; updates return a
+    new object, so consecutive states that do not touch the stack share one.
+    """
+
+    __slots__ = ("_slots", "_items", "_hash", "_views")
+
+    def __init__(self, slots: Mapping[StackKey, Slot] | None = None) -> None:
+        self._slots: dict[StackKey, Slot] = dict(sorted(slots.items())) if slots else {}
+        self._items = tuple(self._slots.items())
         self._hash: int | None = None
+        self._views: dict[StackKey, RegState] | None = None
+
+    def _view_index(self) -> dict[StackKey, RegState]:
+        if self._views is None:
+            self._views = {k: slot.view() for k, slot in self._items}
+        return self._views
 
     def __getitem__(self, key: StackKey) -> RegState:
-        return self._index[key]
-
-    def get(self, key: StackKey, default: RegState | None = None) -> RegState | None:  # type: ignore[override]
-        return self._index.get(key, default)
+        return self._view_index()[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._index
+        return key in self._slots
 
     def __iter__(self) -> Iterator[StackKey]:
-        return iter(self._index)
+        return iter(self._slots)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -182,26 +220,42 @@ class Spills(Mapping[StackKey, RegState]):
     def __repr__(self) -> str:
         return f"Spills({dict(self._items)!r})"
 
-    def items_tuple(self) -> tuple[tuple[StackKey, RegState], ...]:
+    def slot(self, key: StackKey) -> Slot | None:
+        return self._slots.get(key)
+
+    def slots(self) -> tuple[tuple[StackKey, Slot], ...]:
         return self._items
 
-    def with_slot(self, key: StackKey, reg: RegState) -> Spills:
-        if self._index.get(key) == reg:
+    def with_slot(self, key: StackKey, slot: Slot | None) -> Spills:
+        """``slot`` at ``key`` (None, or nothing known: forget the slot)."""
+        if slot is not None and slot.reg is None and not slot.zeros:
+            slot = None
+        if self._slots.get(key) == slot:
             return self
-        items = dict(self._index)
-        items[key] = reg
+        items = dict(self._slots)
+        if slot is None:
+            items.pop(key, None)
+        else:
+            items[key] = slot
         return Spills(items)
 
-    def without(self, drop: Callable[[StackKey, RegState], bool]) -> Spills:
+    def without(self, drop: Callable[[StackKey, Slot], bool]) -> Spills:
         if not any(drop(k, v) for k, v in self._items):
             return self
         return Spills({k: v for k, v in self._items if not drop(k, v)})
 
     def mapped(self, change: Callable[[RegState], RegState]) -> Spills:
-        changed = {k: change(v) for k, v in self._items}
-        if all(changed[k] is v for k, v in self._items):
-            return self
-        return Spills(changed)
+        """``change`` applied to every spilled register."""
+        changed = {}
+        same = True
+        for k, slot in self._items:
+            if slot.reg is not None:
+                reg = change(slot.reg)
+                if reg is not slot.reg:
+                    same = False
+                    slot = slot._replace(reg=reg)
+            changed[k] = slot
+        return self if same else Spills(changed)
 
 
 EMPTY_SPILLS = Spills()

@@ -206,17 +206,31 @@ def test_copies_are_refined_together() -> None:
     assert (r3.umin, r3.umax) == (0, 9)
 
 
-def test_narrow_fill_of_a_spilled_constant() -> None:
+def test_narrow_fills_and_zeroed_bytes_as_the_kernel_reads_them() -> None:
+    # (the kernel 6.18 log for this program: R3=30600, R5=scalar(umax=0xffff),
+    # R4=0x1122334455667788, fp-16=0000??0, R6=scalar(umax=0xffffffff), R7=0)
     a = run(
         """
         r2 = 0x1122334455667788 ll
         *(u64 *)(r10 - 8) = r2
-        r3 = *(u16 *)(r10 - 6)
+        r3 = *(u16 *)(r10 - 8)
+        r5 = *(u16 *)(r10 - 6)
         r4 = *(u64 *)(r10 - 8)
+        r1 = 0
+        *(u32 *)(r10 - 12) = r1
+        *(u16 *)(r10 - 16) = r1
+        r6 = *(u32 *)(r10 - 16)
+        r7 = *(u16 *)(r10 - 12)
         r0 = 0
         exit
         """
     )
-    assert only(a, 5, 3).const == 0x5566
-    assert only(a, 5, 4).const == 0x1122334455667788
-    assert (-8 in {off for _f, off in a.visits_at(5)[0].stack}) and a.subprogs[0].stack_depth == 8
+    end = a.visits_at(11)[0]
+    assert end.regs[3].const == 0x7788  # the low bytes of the spill
+    assert (end.regs[5].umin, end.regs[5].umax) == (0, 0xFFFF)  # not at the spill's start: unknown
+    assert end.regs[4].const == 0x1122334455667788
+    assert (end.regs[6].umin, end.regs[6].umax) == (0, 0xFFFFFFFF)  # two bytes unknown
+    assert end.regs[7].const == 0  # both bytes zeroed
+    slot = end.stack[(0, -16)]  # bytes 0-1 a spilled 0, 2-3 unknown, 4-7 zero
+    assert (slot.value, slot.mask) == (0, 0xFFFF0000)
+    assert a.subprogs[0].stack_depth == 16

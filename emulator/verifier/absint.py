@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from emulator.env import Environment
-from emulator.helpers.registry import HelperTable
+from emulator.helpers.registry import HelperSpec, HelperTable
 from emulator.isa.fields import AluOp, AtomicOp, CallKind, JmpOp, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
@@ -930,6 +930,28 @@ class _Analyser:
             out.append(after)
         return out
 
+    def _argument_size(self, st: _State, hid: int, spec: HelperSpec | None, index: int) -> int | None:
+        """How many bytes a helper may access through pointer argument ``index`` (0 = r1):
+        the map's key or value size for the map helpers, else the largest value of the
+        size argument that follows it."""
+        regs = st.regs
+        r1 = regs[1]
+        if hid in helper_model.MAP_KEY_VALUE_ARGS and r1.kind == MAP_PTR and r1.map_index is not None:
+            spec_map = self.env.maps[r1.map_index]
+            role = helper_model.MAP_KEY_VALUE_ARGS[hid].get(index)
+            if role == "key":
+                return spec_map.key_size
+            if role == "value":
+                return spec_map.value_size
+            return None
+        size_at = helper_model.size_argument(spec, index)
+        if size_at is None:
+            return None
+        size = regs[size_at + 1]
+        if size.kind != SCALAR or size.umax >= 1 << 16:
+            return None
+        return size.umax
+
     def _helper_memory(self, st: _State, hid: int) -> Spills:
         """Stack accesses through a helper's pointer arguments: the stack depth they reach,
         and the spilled registers a helper that writes there overwrites."""
@@ -938,6 +960,11 @@ class _Analyser:
         regs = st.regs
         for index in range(5):
             ptr = regs[index + 1]
+            if ptr.kind in (PACKET, PACKET_META):
+                size = self._argument_size(st, hid, spec, index)
+                if size:
+                    self._touch_packet(ptr, 0, size)
+                continue
             if ptr.kind != STACK:
                 continue
             self._touch_stack(st, ptr, 0)

@@ -20,6 +20,15 @@ MAP_LOOKUP_PERCPU_ELEM = 195
 
 MAP_LOOKUPS = frozenset({MAP_LOOKUP_ELEM, MAP_LOOKUP_PERCPU_ELEM})
 
+MAP_KEY_VALUE_ARGS: dict[int, dict[int, str]] = {
+    MAP_LOOKUP_ELEM: {1: "key"},
+    2: {1: "key", 2: "value"},  # bpf_map_update_elem
+    3: {1: "key"},  # bpf_map_delete_elem
+    MAP_LOOKUP_PERCPU_ELEM: {1: "key"},
+}
+"""Map helpers: argument index (0 = r1) -> whether it points at a key or a value of the
+map in r1 (how many bytes the helper reads there)."""
+
 EXPLORED_CALLBACKS = frozenset({LOOP, FOR_EACH_MAP_ELEM})
 """Helpers whose callback the analysis follows like a bpf-to-bpf call, once per
 iteration until the states repeat."""

@@ -189,3 +189,24 @@ def test_visits_are_numbered_in_exploration_order() -> None:
     a = run("r0 = 0\nif r1 == 0 goto +1\nr0 = 1\nexit")
     seqs = sorted(v.seq for vs in a.visits_by_pc.values() for v in vs)
     assert seqs == list(range(a.visits))
+
+
+def test_helper_access_to_packet_counts_in_max_pkt_offset() -> None:
+    # a lookup keyed by 4 packet bytes at offset 26: the kernel checks [26, 30) as a packet
+    # access (check_helper_mem_access), so the last byte reached is 29
+    a = run(
+        """
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r4 = r2
+        r4 += 30
+        if r4 > r3 goto +4
+        r2 += 26
+        r1 = map[idx:0]
+        call 1
+        r0 = 2
+        exit
+        """,
+        maps=(HASH,),
+    )
+    assert a.max_pkt_offset == 29

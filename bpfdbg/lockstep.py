@@ -342,12 +342,36 @@ def _end_text(stop: StopEvent | None) -> str:
     return stop.reason.name.lower()
 
 
+REGION_CONTEXT = 4  # bytes shown either side of where two regions first differ
+REGION_SHOWN = 24  # at most this many bytes from the first difference on
+
+
+def region_window(values: tuple[tuple[str, str], ...]) -> str:
+    """Where whole regions (hex dumps) differ, with a few bytes around the first place,
+    instead of every byte: ``2 bytes differ in 464-467 (shown from byte 460): interp ...``."""
+    if not all(len(t) % 2 == 0 and all(ch in "0123456789abcdef" for ch in t) for _, t in values):
+        return ", ".join(f"{name} {value}" for name, value in values)
+    raw = {name: bytes.fromhex(t) for name, t in values}
+    size = max(len(b) for b in raw.values())
+    differ = [i for i in range(size) if len({b[i : i + 1] for b in raw.values()}) > 1]
+    if not differ:
+        return ", ".join(f"{name} {len(b)} bytes" for name, b in raw.items())
+    first, last = differ[0], differ[-1]
+    lo = max(0, first - REGION_CONTEXT)
+    hi = min(last, first + REGION_SHOWN) + 1 + REGION_CONTEXT
+    shown = ", ".join(f"{name} {b[lo:hi].hex(' ')}" for name, b in raw.items())
+    return f"{len(differ)} bytes differ in {first}-{last} (shown from byte {lo}): {shown}"
+
+
 def divergence_lines(div: Divergence, insn_text: Callable[[int, str], str] | None = None) -> list[str]:
     """How a divergence reads: the instruction, each difference with every value, and each
     backend's native code for it."""
     text = f": {insn_text(div.pc, div.program)}" if insn_text is not None else ""
     lines = [f"divergence after {div.insns + 1} instructions, at insn {div.pc} in {div.program}{text}"]
     for d in div.differences:
+        if d.what.startswith("region "):
+            lines.append(f"  {d.what}: {region_window(d.values)}")
+            continue
         values = ", ".join(f"{name} {value}" for name, value in d.values)
         lines.append(f"  {d.what}: {values}")
     for name, code in div.native:

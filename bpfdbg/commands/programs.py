@@ -16,6 +16,7 @@ instruction it stopped at shown in our listing with its source line.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import platform
 import re
 from collections import Counter
@@ -492,7 +493,9 @@ def native_image(machine: Any, prog: Program, syntax: str) -> list[tuple[int | N
     each instruction in turn."""
     image = getattr(machine, "native_image_listing", None)
     if callable(image):
-        return [(line.pc, line.insn) for line in image(syntax)]
+        # x86 listings come in Intel or AT&T syntax; NIC microcode has one (binutils nfp-dis)
+        takes_syntax = len(inspect.signature(image).parameters) > 0
+        return [(line.pc, line.insn) for line in (image(syntax) if takes_syntax else image())]
     listing = getattr(machine, "native_listing", None)
     out: list[tuple[int | None, NativeInsn]] = []
     for pc, insn in enumerate(prog.insns):

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from bpfdbg.lockstep import region_window
 from bpfdbg.offload_explain import explain_refusal
 from bpfdbg.triage import BackendEnd, DivergenceClass, LoadVerdict, PacketResult, TriageReport
 
@@ -99,7 +100,7 @@ def _values(c: DivergenceClass) -> list[str]:
     out = []
     for d in c.divergence.differences:
         if d.what.startswith("region "):
-            out.append(f"{d.what}: {_region_window(d.values)}")
+            out.append(f"{d.what}: {region_window(d.values)}")
             continue
         entries = _map_entries_that_differ(d.values) if d.what.startswith("map ") else None
         if entries is None:
@@ -114,25 +115,6 @@ def _values(c: DivergenceClass) -> list[str]:
 
 
 SHOWN_MAP_ENTRIES = 4
-REGION_CONTEXT = 4  # bytes shown either side of where two regions first differ
-REGION_SHOWN = 24  # at most this many bytes from the first difference on
-
-
-def _region_window(values: tuple[tuple[str, str], ...]) -> str:
-    """Where whole regions (hex dumps) differ, with a few bytes around the first place,
-    instead of every byte: ``bytes 464-467 differ (shown from byte 460): interp ..., nic ...``."""
-    if not all(len(t) % 2 == 0 and all(ch in "0123456789abcdef" for ch in t) for _, t in values):
-        return ", ".join(f"{name} {value}" for name, value in values)
-    raw = {name: bytes.fromhex(t) for name, t in values}
-    size = max(len(b) for b in raw.values())
-    differ = [i for i in range(size) if len({b[i : i + 1] for b in raw.values()}) > 1]
-    if not differ:
-        return ", ".join(f"{name} {len(b)} bytes" for name, b in raw.items())
-    first, last = differ[0], differ[-1]
-    lo = max(0, first - REGION_CONTEXT)
-    hi = min(last, first + REGION_SHOWN) + 1 + REGION_CONTEXT
-    shown = ", ".join(f"{name} {b[lo:hi].hex(' ')}" for name, b in raw.items())
-    return f"{len(differ)} bytes differ in {first}-{last} (shown from byte {lo}): {shown}"
 
 
 def _map_entries_that_differ(values: tuple[tuple[str, str], ...]) -> list[str] | None:

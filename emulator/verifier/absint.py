@@ -165,9 +165,20 @@ class _State(NamedTuple):
     calls: tuple[_Frame, ...]
 
 
-def analyse(program: Program, env: Environment, budget: int = DEFAULT_BUDGET) -> Analysis:
-    """Explore every path of ``program`` (see the module docstring)."""
-    return _Analyser(program, env, budget).run()
+def analyse(
+    program: Program, env: Environment, budget: int = DEFAULT_BUDGET, *, kernel_ranges: bool = True
+) -> Analysis:
+    """Explore every path of ``program`` (see the module docstring).
+
+    ``kernel_ranges`` (the default) gives scalars exactly the ranges the kernel verifier
+    computes, imprecision included, because the NFP driver's checks see those: division,
+    modulo and shifts by a register give an unknown 64-bit scalar (even for ALU32 and for
+    constants), integer helper results are unknown whatever their C type, LD_ABS/IND
+    results are unknown. False keeps the tighter (still sound) ranges instead: quotients
+    and remainders bounded by their operands, ``__u32`` helper results in [0, 2**32-1],
+    LD_ABS/IND results in their load size.
+    """
+    return _Analyser(program, env, budget, kernel_ranges).run()
 
 
 def _frame_pointer(frame: int) -> RegState:
@@ -179,7 +190,8 @@ def _floor8(x: int) -> int:
 
 
 class _Analyser:
-    def __init__(self, program: Program, env: Environment, budget: int) -> None:
+    def __init__(self, program: Program, env: Environment, budget: int, kernel_ranges: bool = True) -> None:
+        self.kernel_ranges = kernel_ranges
         self.program = program
         self.env = env
         self.insns = program.insns
@@ -405,7 +417,8 @@ class _Analyser:
             return self._exit(st)
         if form in (Form.LD_ABS, Form.LD_IND):
             regs = list(st.regs)
-            regs[0] = UNKNOWN  # as the kernel marks it, though the load is zero-extended
+            # the kernel marks it unknown, though the load is zero-extended
+            regs[0] = UNKNOWN if self.kernel_ranges else range_reg(info.size)
             for r in range(1, 6):
                 regs[r] = UNINIT_REG
             return [st._replace(pc=st.pc + 1, regs=tuple(regs))]
@@ -475,7 +488,7 @@ class _Analyser:
         d_scalar = dst.kind in (SCALAR, UNINIT)
         s_scalar = src.kind in (SCALAR, UNINIT)
         if d_scalar and s_scalar:
-            if op in (AluOp.DIV, AluOp.MOD) or (op in _SHIFTS and src.const is None):
+            if self.kernel_ranges and (op in (AluOp.DIV, AluOp.MOD) or (op in _SHIFTS and src.const is None)):
                 # The kernel computes no range for these (is_safe_to_compute_dst_reg_range):
                 # the result is unknown, all 64 bits, even for constants and for ALU32.
                 return UNKNOWN
@@ -862,6 +875,8 @@ class _Analyser:
             r0 = UNINIT_REG
         elif kind == "pointer":
             r0 = pointer(OTHER_OR_NULL, id=self._new_id())
+        elif not self.kernel_ranges and helper_model.returns_u32(spec):
+            r0 = range_reg(4)
         else:
             r0 = UNKNOWN
         if spec is not None and spec.name in helper_model.PACKET_CHANGING:

@@ -80,6 +80,11 @@ def returns(spec: HelperSpec | None) -> str:
     return "scalar"
 
 
+def returns_u32(spec: HelperSpec | None) -> bool:
+    """The C type of the result is 32-bit unsigned (the value is zero-extended)."""
+    return spec is not None and spec.ret.strip() in ("__u32", "u32", "unsigned int")
+
+
 def has_callback(spec: HelperSpec | None) -> bool:
     return spec is not None and any("callback" in arg for arg in spec.args)
 

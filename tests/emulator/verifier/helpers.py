@@ -12,9 +12,15 @@ HASH = MapSpec("h", MapType.HASH, 4, 8, 16)
 ARRAY = MapSpec("a", MapType.ARRAY, 4, 16, 4)
 
 
-def run(text: str, prog_type: str = "xdp", maps: tuple[MapSpec, ...] = (), budget: int = 100_000) -> Analysis:
+def run(
+    text: str,
+    prog_type: str = "xdp",
+    maps: tuple[MapSpec, ...] = (),
+    budget: int = 100_000,
+    kernel_ranges: bool = True,
+) -> Analysis:
     program = Program.from_insns(assemble(text), prog_type=prog_type)
-    return analyse(program, Environment(maps=maps), budget=budget)
+    return analyse(program, Environment(maps=maps), budget=budget, kernel_ranges=kernel_ranges)
 
 
 def regs_at(analysis: Analysis, pc: int, r: int) -> list[RegState]:

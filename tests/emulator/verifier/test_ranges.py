@@ -234,3 +234,24 @@ def test_narrow_fills_and_zeroed_bytes_as_the_kernel_reads_them() -> None:
     slot = end.stack[(0, -16)]  # bytes 0-1 a spilled 0, 2-3 unknown, 4-7 zero
     assert (slot.value, slot.mask) == (0, 0xFFFF0000)
     assert a.subprogs[0].stack_depth == 16
+
+
+def test_kernel_ranges_or_tighter_ones() -> None:
+    text = """
+        r6 = r1
+        r7 = 100
+        r7 /= 7
+        call 7
+        r8 = r0
+        r0 = *(u8 *)skb[3]
+        r9 = r0
+        r0 = 0
+        exit
+        """
+    kernel = run(text, "socket")
+    tight = run(text, "socket", kernel_ranges=False)
+    end = kernel.program.nslots - 1
+    # the kernel loses the quotient, the u32 type of bpf_get_prandom_u32, the LD_ABS width
+    assert [(only(kernel, end, r).umin, only(kernel, end, r).umax) for r in (7, 8, 9)] == [(0, M64)] * 3
+    assert only(tight, end, 7).const == 14
+    assert (only(tight, end, 8).umax, only(tight, end, 9).umax) == (0xFFFFFFFF, 0xFF)

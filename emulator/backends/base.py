@@ -123,9 +123,16 @@ def _load_builtin() -> None:
         register("interp", InterpBackend)
         register("kernel", KernelBackend)
         register("host-jit", _host_jit)
+        register("nic", _nic)
 
 
 def _host_jit() -> Backend:
     from emulator.backends.hostjit.backend import HostJitBackend  # lazy: pulls in unicorn and capstone
 
     return HostJitBackend()
+
+
+def _nic() -> Backend:
+    from emulator.backends.nic.backend import NicBackend  # lazy: the offload verifier and translator
+
+    return NicBackend()

@@ -163,6 +163,10 @@ class ControlChannel:
             return
         self.stats.events_sent += 1
 
+    def event_output_failed(self, why: str) -> None:
+        """The firmware could not even build the event (no such array, a bad sample size)."""
+        self._drop(why)
+
     def _drop(self, why: str) -> None:
         self.stats.events_dropped += 1
         self.stats.drop_reasons.append(why)

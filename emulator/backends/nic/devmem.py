@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from emulator.map_memory import MapMemory
-from emulator.maps import Element, Map
+from emulator.maps import Element, Map, MapSpec
 from emulator.memory import AddressSpace, Region, frame_pointer
 from emulator.progtypes.packet import PacketBuffer
 from emulator.state import MemWrite
@@ -83,9 +83,10 @@ def round8(n: int) -> int:
     return (n + 7) & ~7
 
 
-def table_ids(maps: Iterable[Map]) -> dict[int, int]:
-    """Device table id of each offloaded map, by MapSet index: the firmware hands out ids
-    from 1 at map creation [fw: tids 1-127 are for eBPF]; maps stay in object order."""
+def table_ids(maps: Iterable[Map | MapSpec]) -> dict[int, int]:
+    """Device table id of each offloaded map (hash and array; a perf event array stays on the
+    host), by map index: the firmware hands out ids from 1 at map creation [fw: tids 1-127
+    are for eBPF]; maps are created in object order."""
     out: dict[int, int] = {}
     for index, m in enumerate(maps):
         if m.type.label in ("hash", "array"):
@@ -209,8 +210,10 @@ class Emem:
         m = self.mapmem.maps[index]
         return EMEM_BASE + (self.tids[index] << EMEM_TABLE_SHIFT) + element.id * round8(max(m.value_size, 1))
 
-    def locate(self, addr: int, size: int) -> tuple[int, Element, int]:
-        """(map index, element, offset) of ``size`` bytes at EMEM ``addr``."""
+    def locate(self, addr: int, size: int, slack: bool = False) -> tuple[int, Element, int]:
+        """(map index, element, offset) of ``size`` bytes at EMEM ``addr``. With ``slack``
+        the access may run past the value's end into its 8-byte-aligned slot (a word read
+        of the value's last bytes)."""
         off = addr - EMEM_BASE
         tid = off >> EMEM_TABLE_SHIFT
         index = self.index_of.get(tid) if off >= 0 else None
@@ -221,7 +224,8 @@ class Emem:
         rel = off - (tid << EMEM_TABLE_SHIFT)
         element = self._elements.get((index, rel // slot))
         inner = rel % slot
-        if element is None or inner + size > max(m.value_size, 1):
+        limit = slot + 4 if slack else max(m.value_size, 1)
+        if element is None or inner + size > limit:
             raise DeviceFault(
                 f"EMEM access of {size} bytes at {addr:#012x}: outside every value of table {tid} ({m.name})"
             )
@@ -232,8 +236,9 @@ class Emem:
         return 0 <= off and (off >> EMEM_TABLE_SHIFT) in self.index_of
 
     def read(self, addr: int, size: int) -> bytes:
-        index, element, off = self.locate(addr, size)
-        return self._device_order(index, off, bytes(element.data[off : off + size]))
+        """Device-order bytes; past the value's end (within its slot) the padding reads 0."""
+        index, element, off = self.locate(addr, size, slack=True)
+        return self._device_order(index, off, bytes(element.data[off : off + size]).ljust(size, b"\0"))
 
     def write(self, addr: int, data: bytes) -> tuple[int, bytes]:
         """Store device-order bytes; returns (interpreter address, old host-order bytes)."""
@@ -324,6 +329,22 @@ class Memories:
         self.xfer = [0] * 32  # transfer registers (one array: the JIT never needs the two banks)
         self.journal: list[MemWrite] | None = None
         self._dirty = False
+
+    def reset(self, ctm: CtmBuffer, emem: Emem) -> None:
+        """A new run: new packet and map views, LM cleared (in place: the simulator's
+        compiled instructions hold on to it), no frames."""
+        self.ctm, self.emem = ctm, emem
+        self.lm.data[:] = bytes(LM_SIZE)
+        self.lm.ptr[:] = [0, LM_PV_BASE, 0, 0]
+        self.lm.written[:] = [-100] * 4
+        self.xfer[:] = [0] * len(self.xfer)
+        self.frames = []
+        self.journal = None
+        self._dirty = False
+
+    def lm_bytes(self, addr: int, size: int) -> bytes:
+        """``size`` LM bytes from byte address ``addr`` (what a firmware helper reads)."""
+        return bytes(self.lm.data[(addr + i) & (LM_SIZE - 1)] for i in range(size))
 
     # -- LM words (the stack and the packet vector) ------------------------------------------
     def lm_read(self, addr: int) -> int:

@@ -22,11 +22,25 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from emulator.backends.nic import microcode as mc
-from emulator.backends.nic.devmem import M32, DeviceFault, Memories
+from emulator.backends.nic.ctrl import ControlChannel
+from emulator.backends.nic.devmem import (
+    LM_PV_BASE,
+    M32,
+    M64,
+    PLEN_MASK,
+    PV_CTM,
+    PV_LEN,
+    DeviceFault,
+    Memories,
+)
+from emulator.maps import MapSet, MapType
 
 Op = Callable[[], "Transfer | None"]
 
 ALWAYS = mc.Cond.ALWAYS
+TAKEN_BRANCH_EXTRA = 2
+"""A taken branch costs 3 instruction times in the pipeline: what the LM latency check counts
+(microcode.py: the JIT's bpf-to-bpf call relies on it)."""
 END = -1  # run_to's result when the program branched to the firmware's "packet done"
 MAX_MICROCODE = 1 << 20  # microcode instructions one eBPF instruction may take (a runaway loop)
 
@@ -56,6 +70,79 @@ class Firmware:
         raise DeviceFault(f"the firmware has no helper {hid}")
 
 
+MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, PERF_EVENT_OUTPUT = 1, 2, 3, 25
+PTR_SCALAR, PTR_MAP_VALUE, PTR_STACK, PTR_PACKET = 1, 4, 6, 8  # firmware ABI codes in A1 [code: fw.h]
+BPF_F_CTXLEN_SHIFT = 32
+
+
+class DeviceFirmware(Firmware):
+    """The firmware's helper subroutines over the device tables (reference §1.7, §3.10).
+
+    Map helpers take the table id in A0, the key at LM address ``ActLMAddr0``, an update's
+    value at ``ActLMAddr2`` and its flags in R4; they answer in R0: a 40-bit EMEM value pointer
+    or 0 (lookup), 0 or a negative errno (update, delete). perf_event_output takes the host's
+    perf array id in R2, the flags in R3, the data pointer in R4 with its type code in A1 and
+    the size in R5; it sends the event to the host and returns 0 whatever becomes of it.
+    The firmware's own use of A0/B0/A1, LM pointers and transfer registers is not modelled:
+    the JIT assumes nothing but R6-R9 and the stack survives a call.
+    """
+
+    def __init__(self, maps: MapSet, tids: Mapping[int, int], channel: ControlChannel, cpu: int = 0) -> None:
+        self.maps = maps
+        self.index_of = {tid: index for index, tid in tids.items()}
+        self.channel = channel
+        self.cpu = cpu
+
+    def helper(self, hid: int, sim: Sim) -> None:
+        if hid in (MAP_LOOKUP, MAP_UPDATE, MAP_DELETE):
+            sim.set_pair(0, self._map_helper(hid, sim) & M64)
+        elif hid == PERF_EVENT_OUTPUT:
+            self._event_output(sim)
+            sim.set_pair(0, 0)
+        else:
+            raise DeviceFault(f"the firmware has no helper {hid}")
+
+    def _map_helper(self, hid: int, sim: Sim) -> int:
+        tid = sim.a[0]
+        index = self.index_of.get(tid)
+        if index is None:
+            raise DeviceFault(f"map helper {hid} called with table id {tid}, which the device does not have")
+        m = self.maps[index]
+        mem = sim.mem
+        key = mem.lm_bytes(mem.lm.ptr[0], m.key_size)
+        if hid == MAP_LOOKUP:
+            element = m.lookup(key, self.cpu)
+            return 0 if element is None else mem.emem.address(index, element)
+        if hid == MAP_UPDATE:
+            value = mem.lm_bytes(mem.lm.ptr[2], m.value_size)
+            return m.update(key, value, sim.pair(4), cpu=self.cpu)
+        return m.delete(key, cpu=self.cpu)
+
+    def _event_output(self, sim: Sim) -> None:
+        m = self.maps.by_id(sim.a[4])
+        if m is None or m.type is not MapType.PERF_EVENT_ARRAY:
+            self.channel.event_output_failed(f"no perf event array with host id {sim.a[4]}")
+            return
+        flags, ptr, size, code = sim.pair(3), sim.pair(4), sim.a[10], sim.a[1]
+        mem = sim.mem
+        if code == PTR_STACK:
+            data = mem.lm_bytes(ptr & M32, size)
+        elif code == PTR_MAP_VALUE:
+            data = mem.read((ptr >> 32 & 0xFF) << 32 | (ptr & M32), size, emem=True) if size else b""
+        elif code == PTR_PACKET:
+            data = mem.read(ptr & M32, size, emem=False) if size else b""
+        else:
+            data = b""
+        sample = (flags >> BPF_F_CTXLEN_SHIFT) & 0xFFFFF
+        if sample:
+            plen = mem.lm_read(LM_PV_BASE + PV_LEN) & PLEN_MASK
+            if sample > plen:
+                self.channel.event_output_failed(f"packet sample of {sample} bytes, the packet has {plen}")
+                return
+            data += mem.read(mem.lm_read(LM_PV_BASE + PV_CTM), sample, emem=False)
+        self.channel.event_output(m, data, flags, self.cpu)
+
+
 @dataclass(frozen=True, slots=True)
 class SimState:
     """Everything of the machine a checkpoint needs (memories are saved by their owner)."""
@@ -70,6 +157,7 @@ class SimState:
     csr: int | None
     pc: int
     executed: int
+    time: int
     lm_ptr: tuple[int, ...]
     lm_written: tuple[int, ...]
 
@@ -101,6 +189,7 @@ class Sim:
         self.csr: int | None = None  # a local_csr_rd value waiting for the next immed
         self.pc = 0
         self.executed = 0  # microcode instructions executed (the device clock's cycles)
+        self.time = 0  # instruction times, taken branches counting 3 (the LM latency check)
         self._ops: list[Op] = [self._compile(insn, addr) for addr, insn in enumerate(self.code)]
 
     # -- running ----------------------------------------------------------------------------
@@ -125,6 +214,7 @@ class Sim:
                     f"more than {limit} microcode instructions without reaching the next eBPF one"
                 )
             self.executed += 1
+            self.time += 1
             self.pc = pc
             t = ops[pc]()
             nxt = pc + 1
@@ -154,6 +244,7 @@ class Sim:
             return nxt
         if not t.taken:
             return nxt
+        self.time += TAKEN_BRANCH_EXTRA
         relo = t.relo
         if relo is mc.Relo.BR_REL:
             return t.target
@@ -182,6 +273,7 @@ class Sim:
             self.csr,
             self.pc,
             self.executed,
+            self.time,
             tuple(lm.ptr),
             tuple(lm.written),
         )
@@ -192,7 +284,7 @@ class Sim:
         self.xfer[:] = s.xfer
         self.z, self.n, self.c, self.v = s.flags
         self.alu_out, self.shift_src, self.mul, self.csr = s.alu_out, s.shift_src, s.mul, s.csr
-        self.pc, self.executed = s.pc, s.executed
+        self.pc, self.executed, self.time = s.pc, s.executed, s.time
         self.mem.lm.ptr[:] = s.lm_ptr
         self.mem.lm.written[:] = s.lm_written
 
@@ -206,6 +298,7 @@ class Sim:
         self.csr = None
         self.pc = pc
         self.executed = 0
+        self.time = 0
 
     def pair(self, n: int) -> int:
         """eBPF register ``n`` as the device holds it: GPR 2n (low) and 2n+1 (high), A copies."""
@@ -220,9 +313,9 @@ class Sim:
     def _lm_addr(self, op: mc.Lm) -> int:
         lm = self.mem.lm
         p = op.pointer
-        if self.executed - lm.written[p] <= lm.LATENCY:
+        if self.time - lm.written[p] <= lm.LATENCY:
             raise HazardError(
-                f"microcode {self.pc}: *l$index{p} used {self.executed - lm.written[p] - 1} instruction(s) "
+                f"microcode {self.pc}: *l$index{p} used {self.time - lm.written[p] - 1} instruction time(s) "
                 f"after local_csr_wr[ActLMAddr{p}] (the pointer takes {lm.LATENCY} to settle)"
             )
         base = lm.ptr[p]
@@ -531,8 +624,8 @@ class Sim:
         lm = self.mem.lm
 
         def csr_wr() -> None:
-            lm.ptr[p] = get() & M32
-            lm.written[p] = sim.executed
+            lm.ptr[p] = get() & M32 & ~3  # word aligned: the low two bits are discarded
+            lm.written[p] = sim.time
 
         return csr_wr
 

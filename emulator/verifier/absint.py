@@ -26,7 +26,7 @@ from emulator.env import Environment
 from emulator.helpers.registry import HelperSpec, HelperTable
 from emulator.isa.fields import AluOp, AtomicOp, CallKind, JmpOp, PseudoSrc
 from emulator.isa.insn import Insn
-from emulator.isa.table import Form
+from emulator.isa.table import Form, Group
 from emulator.maps.spec import MapType
 from emulator.program import Program
 from emulator.verifier import helper_model, scalar
@@ -69,6 +69,8 @@ __all__ = ["Analysis", "RegState", "Spills", "SubprogInfo", "Visit", "analyse", 
 
 DEFAULT_BUDGET = 1_000_000
 _SHIFTS = (AluOp.LSH, AluOp.RSH, AluOp.ARSH)
+_WIDE = frozenset({Group.ALU64, Group.JMP})
+"""Groups whose operations are 64-bit (OpInfo.is64, without building the Class enum)."""
 MAX_CALL_FRAMES = 8
 """The kernel's MAX_CALL_FRAMES: deeper bpf-to-bpf calls are not followed."""
 
@@ -431,7 +433,7 @@ class _Analyser:
         info = insn.info
         assert info is not None
         regs = list(st.regs)
-        is64 = info.is64
+        is64 = info.group in _WIDE
         bits = 64 if is64 else 32
         op = info.op
         form = info.form
@@ -460,7 +462,7 @@ class _Analyser:
                 regs[insn.dst] = self._mov(regs, insn, src, is64)
             else:
                 regs[insn.dst] = self._binary(op, dst, src, bits, info.signed)
-        return st._replace(pc=st.pc + 1, regs=tuple(regs))
+        return _State(st.pc + 1, tuple(regs), st.spills, st.func, st.calls)
 
     @staticmethod
     def _scalar_result(reg: RegState, fn: object, bits: int) -> RegState:
@@ -522,7 +524,7 @@ class _Analyser:
         target = insn.jump_target(st.pc)
         assert target is not None
         op = info.op
-        is64 = info.is64
+        is64 = info.group in _WIDE
         bits = 64 if is64 else 32
         dst = st.regs[insn.dst]
         reg_form = info.form is Form.JCOND_REG

@@ -7,12 +7,17 @@ registers spilled to the stack and the bpf-to-bpf call chain. Branches whose out
 state decides are followed one way; the others narrow the compared registers on each side
 (and NULL checks turn a nullable map value into a pointer or into 0). Bounded loops are
 unrolled, as the kernel does, because a state differs from one iteration to the next; a
-state identical to one already explored at the same join point is not explored again.
+state covered by one already explored at the same join point (same pointers, scalar
+ranges within the earlier ones, dead registers ignored) is not explored again.
 
 Consumers (the NFP offload verifier and translator) need what the kernel's per-instruction
-hooks see: :class:`Visit` records every instruction visit with its registers and spills.
-The analysis never raises for a program it cannot follow: what it did not understand is in
-``Analysis.problems`` and ``complete`` is False.
+hooks see, so the ranges are the kernel's own, imprecision included (checked against the
+kernel's verifier log in tests/emulator/verifier/test_kernel_oracle.py): division and
+variable shifts lose the range, integer helper results are unknown, stack slots are typed
+as the kernel types them, array lookups with a constant in-bounds key are not NULL, global
+functions are explored on their own. :class:`Visit` records every instruction visit with
+its registers and stack slots. The analysis never raises for a program it cannot follow:
+what it did not understand is in ``Analysis.problems`` and ``complete`` is False.
 """
 
 from __future__ import annotations

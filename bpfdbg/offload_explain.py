@@ -390,6 +390,9 @@ def _xdp_actions(ev: Evidence) -> str | None:
     if codes is None:
         return None
     host, dev = codes
+    if host > MASK32 and (host & MASK32) < 4 and dev == host & MASK32:
+        return (f"r0 is {host:#x}: the host takes the action from its low 32 bits and so does the device "
+                "(R0.lo), so the verdict is the same")  # fmt: skip
     if (host & MASK32) < 4 or dev != 0:
         return None
     name = "XDP_REDIRECT" if host & MASK32 == 4 else f"unknown action {host & MASK32}"
@@ -404,6 +407,9 @@ def _tc_actions(ev: Evidence) -> str | None:
         return None
     host, dev = codes
     low = host & MASK32
+    if host > MASK32 and low in (2, 4, 5, 7) and dev == low:
+        return (f"r0 is {host:#x}: the host takes the verdict from its low 32 bits and so does the device "
+                "(R0.lo), so the verdict is the same")  # fmt: skip
     if low <= 7 or dev != 0:
         return None
     name = "TC_ACT_UNSPEC (-1)" if low == MASK32 else f"unknown verdict {low}"

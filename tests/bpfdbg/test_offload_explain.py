@@ -81,6 +81,15 @@ def test_xdp_codes_of_4_and_above_abort_on_the_device(code: int) -> None:
     assert _explain("exit", ("end", f"exit r0={code:#x}", "exit r0=0x0")) == "xdp-actions"
 
 
+@pytest.mark.parametrize(("prog_type", "code"), [("xdp", 2), ("xdp", 0), ("tc", 2), ("tc", 7)])
+def test_a_wide_r0_with_the_same_low_word_is_the_same_verdict(prog_type: str, code: int) -> None:
+    """The host takes the action from r0's low 32 bits (u32 act), the device from R0.lo."""
+    diff = ("end", f"exit r0={(1 << 32) | code:#x}", f"exit r0={code:#x}")
+    assert _explain("exit", diff, prog_type=prog_type) == f"{prog_type}-actions"
+    other = ("end", f"exit r0={(1 << 32) | code:#x}", f"exit r0={(code + 1) % 4:#x}")
+    assert _explain("exit", other, prog_type=prog_type) is None
+
+
 @pytest.mark.parametrize(
     "insn,diffs,prog_type",
     [

@@ -30,6 +30,7 @@ from emulator.program import Program
 from emulator.state import StepEvent, StopEvent, StopReason
 
 REG_NAMES = tuple(f"r{i}" for i in range(11))
+ALL_BITS = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ class Lockstep:
         self._undefined = [
             f for f in (getattr(m, "undefined_registers", None) for m in self.machines.values()) if f
         ]
+        self._masked = [f for f in (getattr(m, "register_masks", None) for m in self.machines.values()) if f]
 
     def undefined_registers(self) -> frozenset[int]:
         """Registers some backend says the program may not read here (r1-r5 after a helper
@@ -132,13 +134,25 @@ class Lockstep:
             out |= f()
         return out
 
+    def register_masks(self) -> tuple[int, ...]:
+        """The bits of r0-r10 compared now: all, except registers no program may read
+        (undefined_registers) and bits a backend says the program never observes from here
+        on (the NIC leaves the upper half of a 32-bit result alone unless a later
+        instruction reads it, reference §5.22)."""
+        masks = [ALL_BITS] * len(REG_NAMES)
+        for f in self._masked:
+            for i, m in enumerate(f()):
+                masks[i] &= m
+        for i in self.undefined_registers():
+            masks[i] = 0
+        return tuple(masks)
+
     def registers_of(self, machine: Any) -> tuple[int, ...]:
-        """A backend's r0-r10 with the registers no program may read now masked to 0."""
+        """A backend's r0-r10 with the bits no program may read now masked to 0."""
         regs: tuple[int, ...] = machine.registers()
-        if not self._undefined:
+        if not self._undefined and not self._masked:
             return regs
-        undefined = self.undefined_registers()
-        return tuple(0 if i in undefined else v for i, v in enumerate(regs)) if undefined else regs
+        return tuple(v & m for v, m in zip(regs, self.register_masks(), strict=False))
 
     @property
     def reference(self) -> Backend:
@@ -262,11 +276,10 @@ class Lockstep:
         add(self._differ("pc", {n: f"{p[3]}:{p[0]}" for n, p in positions.items()}))
         add(self._differ("depth", {n: str(p[2]) for n, p in positions.items()}))
         regs = {name: m.registers() for name, m in self.machines.items()}
-        undefined = self.undefined_registers() if self._undefined else frozenset()
+        masks = self.register_masks() if self._undefined or self._masked else (ALL_BITS,) * len(REG_NAMES)
         for i, reg in enumerate(REG_NAMES):
-            if i in undefined:
-                continue
-            add(self._differ(reg, {n: _hex(r[i]) for n, r in regs.items()}))
+            if len({r[i] & masks[i] for r in regs.values()}) > 1:  # compared masked, shown whole
+                add(self._differ(reg, {n: _hex(r[i]) for n, r in regs.items()}))
         ranges = sorted({(w.addr, len(w.new)) for ev in events.values() for w in ev.mem})
         for addr, size in ranges:
             seen = {name: self._read(m, addr, size) for name, m in self.machines.items()}
@@ -449,9 +462,9 @@ class SessionLockstep:
         out = []
         machines = self.engine.machines
         regs = {n: m.registers() for n, m in machines.items()}
-        undefined = self.engine.undefined_registers()
+        masks = self.engine.register_masks()
         for i, reg in enumerate(REG_NAMES):
-            if i in undefined:
+            if len({r[i] & masks[i] for r in regs.values()}) <= 1:
                 continue
             diff = self.engine._differ(reg, {n: _hex(r[i]) for n, r in regs.items()})
             if diff is not None:

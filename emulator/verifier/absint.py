@@ -37,7 +37,7 @@ from emulator.program import Program
 from emulator.verifier import helper_model, scalar
 from emulator.verifier.branches import NEGATION, NOT_JSET, decide, refine
 from emulator.verifier.global_funcs import argument_states, global_entries
-from emulator.verifier.liveness import live_in, needs_zext
+from emulator.verifier.liveness import live_in, needs_zext, upper_halves_live
 from emulator.verifier.regstate import (
     CTX,
     EMPTY_SPILLS,
@@ -143,6 +143,9 @@ class Analysis:
     zext: frozenset[int] = frozenset()
     """pcs of 32-bit writes whose upper half a later instruction may read: the kernel's
     ``zext_dst`` marks (the NFP JIT zero-extends only these)."""
+    upper_live: tuple[int, ...] = ()
+    """Per pc, a bit mask of the registers whose upper 32 bits may still be read from
+    there on; the others' upper halves are never observed (liveness.upper_halves_live)."""
 
     def visits_at(self, pc: int) -> tuple[Visit, ...]:
         return self.visits_by_pc.get(pc, ())
@@ -301,6 +304,7 @@ class _Analyser:
             tuple(self.problems),
             self.count,
             needs_zext(self.insns, self._helper_arg_count),
+            tuple(upper_halves_live(self.insns, self._helper_arg_count)),
         )
 
     def _explore(self, initial: _State) -> None:

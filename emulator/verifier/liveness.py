@@ -174,11 +174,26 @@ def needs_zext(insns: Sequence[Insn | None], helper_args: Callable[[int], int]) 
     """pcs of the instructions that write a 32-bit subregister whose upper half some later
     instruction may read as part of a 64-bit value (the kernel's ``zext_dst``).
 
-    A backward pass over "registers whose upper half may be read before being written":
-    a static over-approximation of the kernel's path-sensitive marks (it may ask for a
+    A static over-approximation of the kernel's path-sensitive marks (it may ask for a
     zero extension the kernel would not, never the reverse). ``helper_args(id)`` is the
     number of arguments a helper takes.
     """
+    defs32, live_in_, live_out = _upper_half_liveness(insns, helper_args)
+    return frozenset(pc for pc in range(len(insns)) if defs32[pc] & live_out[pc])
+
+
+def upper_halves_live(insns: Sequence[Insn | None], helper_args: Callable[[int], int]) -> list[int]:
+    """For each pc, a bit mask of the registers whose upper 32 bits some instruction from
+    there on may read (before writing them whole). The others' upper halves are never
+    observed: a machine that leaves them unzeroed (the NFP, §5.22) behaves the same."""
+    return _upper_half_liveness(insns, helper_args)[1]
+
+
+def _upper_half_liveness(
+    insns: Sequence[Insn | None], helper_args: Callable[[int], int]
+) -> tuple[list[int], list[int], list[int]]:
+    """A backward pass over "registers whose upper half may be read before being written":
+    (32-bit subregister writes, live-in, live-out) per pc."""
     n = len(insns)
     reads = [0] * n
     kills = [0] * n
@@ -219,4 +234,4 @@ def needs_zext(insns: Sequence[Insn | None], helper_args: Callable[[int], int]) 
             if value != live_in_[pc]:
                 live_in_[pc] = value
                 changed = True
-    return frozenset(pc for pc in range(n) if defs32[pc] & live_out[pc])
+    return defs32, live_in_, live_out

@@ -43,7 +43,6 @@ from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, Me
 from emulator.backends.hostjit.frames import CallFrame
 from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
-from emulator.run_world import HelperContext, RunWorld
 from emulator.backends.hostjit.x86 import BPF_TO_X86, NAMES64
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
@@ -66,6 +65,7 @@ from emulator.memory import (
 from emulator.program import Program
 from emulator.progtypes import prog_type
 from emulator.pseudo_values import PseudoValueError, pseudo_value
+from emulator.run_world import HelperContext, RunWorld
 from emulator.state import (
     Fault,
     Frame,

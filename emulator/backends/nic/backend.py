@@ -129,6 +129,11 @@ class _Checkpoint:
     noutput: int
 
 
+ME_RANDOM_SEED = 0x4E465036  # mixed into the run's seed for the device's random source
+_ALL = (1 << 64) - 1
+_LOW = (1 << 32) - 1
+
+
 class NicBackend:
     """An NFP offload target: the offload verifier, the JIT's translation, the microengine."""
 
@@ -273,7 +278,9 @@ class NicBackend:
         w.mapmem = MapMemory(w.space, self.maps.maps)
         w.prog_type = prog.prog_type
         w.reservations, w.run_state = {}, {}
-        w.clock, w.rng, w.cpu = self._env.clock_ns, random.Random(self._env.seed), run.cpu
+        # the microengine's PseudoRndNum CSR, seeded by the firmware: a sequence unrelated to
+        # the host's per-CPU generator (reference §5.12), deterministic per run like it
+        w.clock, w.rng, w.cpu = self._env.clock_ns, random.Random(self._env.seed ^ ME_RANDOM_SEED), run.cpu
         w.output = []
         w.env = self._env
         packet_offset = self._profile.packet_offset  # type: ignore[attr-defined]
@@ -492,6 +499,17 @@ class NicBackend:
         lockstep does not compare."""
         plan = self._plans.get(self.pc)
         return plan.undefined if plan is not None else frozenset()
+
+    def register_masks(self) -> tuple[int, ...]:
+        """The bits of r0-r10 the program can still observe from this pc: the device leaves
+        the upper half of a 32-bit result as it was unless a later instruction reads it
+        (the kernel's zext marks, reference §5.22), so where no instruction from here on
+        reads a register's upper 32 bits they are not compared with the host's."""
+        upper_half_observed = getattr(self._facts, "upper_half_observed", None)
+        if upper_half_observed is None:
+            return (_ALL,) * 11
+        pc = self.pc
+        return tuple(_ALL if upper_half_observed(pc, r) else _LOW for r in range(11))
 
     def run_status(self) -> str:
         return self._status
@@ -723,7 +741,8 @@ class NicBackend:
         plen = mem.lm_read(LM_PV_BASE + PV_LEN) & PLEN_MASK
         data = mem.ctm.to_interp(pptr) - packet.base
         if (data, data + plen) != (packet.data, packet.end) and 0 <= data <= data + plen <= len(packet.buf):
-            packet.move(data=data, end=data + plen)
+            # the device has no metadata area (reference §5.10): data_meta stays data
+            packet.move(data=data, end=data + plen, meta=data)
 
     def _check_access(self, insn: Insn, pc: int) -> None:
         """The interpreter's bounds check for the eBPF access about to run (its fault message

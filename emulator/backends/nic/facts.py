@@ -95,6 +95,14 @@ class ProgramFacts:
     max_pkt_offset: int
     complete: bool = True  # the analysis explored every path (see problems otherwise)
     problems: tuple[tuple[int, str], ...] = ()
+    upper_live: tuple[int, ...] = ()  # per pc: registers whose upper half may still be read
+
+    def upper_half_observed(self, pc: int, reg: int) -> bool:
+        """Whether any instruction from ``pc`` on may read ``reg``'s upper 32 bits before
+        writing it whole (True when unknown)."""
+        if not 0 <= pc < len(self.upper_live):
+            return True
+        return bool(self.upper_live[pc] >> reg & 1)
 
     def at(self, pc: int) -> InsnFacts | None:
         return self.insns.get(pc)
@@ -122,6 +130,7 @@ def program_facts(analysis: Analysis) -> ProgramFacts:
         analysis.max_pkt_offset,
         analysis.complete,
         analysis.problems,
+        analysis.upper_live,
     )
 
 

@@ -210,9 +210,10 @@ def test_dump_jited_refuses_a_backend_without_native_code(counter: Session) -> N
     result = counter.execute("prog dump jited backend interp")
     assert not result.ok
     assert result.error == (
-        "no native code to show: the interp backend runs eBPF directly; backends with native code: host-jit"
+        "no native code to show: the interp backend runs eBPF directly; backends with native code: "
+        "host-jit, nic"
     )
-    assert result.data == {"backend": "interp", "native_backends": ["host-jit"]}
+    assert result.data == {"backend": "interp", "native_backends": ["host-jit", "nic"]}
     assert "'backend' needs a backend name" in err(counter, "prog dump jited backend")
 
 

@@ -366,7 +366,8 @@ def dump_jited(session: Session, words: list[str], style: str | None) -> Command
         raise CommandError(f"{name} refused {prog.name}: {reasons}")
     syntax = "att" if "att" in options else "intel"
     listing = native_image(machine, prog, syntax)
-    lines: list[str] = [f"{prog.name}: native code from the {name} backend ({syntax} syntax)"]
+    spelling = getattr(machine, "native_syntax", None) or f"{syntax} syntax"
+    lines: list[str] = [f"{prog.name}: native code from the {name} backend ({spelling})"]
     rows: list[dict[str, Any]] = []
     last: object = object()
     last_line: tuple[str, int] | None = None
@@ -494,8 +495,9 @@ def native_image(machine: Any, prog: Program, syntax: str) -> list[tuple[int | N
     image = getattr(machine, "native_image_listing", None)
     if callable(image):
         # x86 listings come in Intel or AT&T syntax; NIC microcode has one (binutils nfp-dis)
-        takes_syntax = len(inspect.signature(image).parameters) > 0
-        return [(line.pc, line.insn) for line in (image(syntax) if takes_syntax else image())]
+        if len(inspect.signature(image).parameters) > 0:
+            return [(line.pc, line.insn) for line in image(syntax)]
+        return [(pc, insn) for _, pc, insn in image()]  # NIC: (address, pc, instruction)
     listing = getattr(machine, "native_listing", None)
     out: list[tuple[int | None, NativeInsn]] = []
     for pc, insn in enumerate(prog.insns):

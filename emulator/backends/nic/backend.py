@@ -29,6 +29,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
 from emulator.backends.nic import microcode as mc
@@ -402,6 +403,30 @@ class NicBackend:
             NativeInsn(addr, mc.encode_bytes(self._code[addr]), self._code[addr].text())
             for addr in range(*rng)
         ]
+
+    native_syntax = "NFP microcode, binutils nfp-dis syntax, pre-relocation"
+
+    def offload_summary(self) -> dict[str, object]:
+        """What the accepted program takes of the device (``info offload``): instruction
+        store, stack (the driver's frame budget) and how far into the packet it may read
+        against the firmware's packet split."""
+        from emulator.backends.nic.offload_verifier import stack_usage
+
+        prof: Any = self._profile
+        facts: Any = self._facts
+        if prof is None or facts is None or self._prog is None:
+            return {"lines": []}
+        store, stack = len(self._code), stack_usage(self._prog, facts)
+        reach = facts.max_pkt_offset
+        split = prof.fw_mtu
+        lines = [
+            f"instruction store: {store:,} of {prof.max_insns:,} NFP instructions",
+            f"stack: {stack} of {prof.stack_size} B (frames rounded to 64 B, as the driver counts them)",
+            f"packet reads reach byte {reach}; the firmware's packet split is {split} B, "
+            f"the interface MTU {self._env.mtu if self._env is not None else '?'}",
+        ]
+        return {"lines": lines, "insn_store": store, "insn_store_max": prof.max_insns, "stack": stack,
+                "stack_max": prof.stack_size, "max_pkt_offset": reach, "packet_split": split}  # fmt: skip
 
     def native_image_listing(self) -> list[tuple[int, int | None, NativeInsn]]:
         """The whole image: (address, the eBPF pc it belongs to or None for the intro, outro

@@ -65,3 +65,22 @@ async def test_a_divergence_puts_the_backends_side_by_side_and_marks_what_differ
         ours = next(line for line in left.splitlines() if line.startswith("!r2"))
         theirs = next(line for line in right.splitlines() if line.startswith("!r2"))
         assert int(theirs.split()[1], 16) == int(ours.split()[1], 16) + 1
+
+
+async def test_the_nic_pane_shows_microcode_and_register_pairs_at_a_divergence() -> None:
+    """The offload sample's first packet is a new connection: the program samples it with
+    bpf_get_prandom_u32, whose number comes from the microengine on the device (§5.12)."""
+    startup = ["divergence packet 1 with nic"]
+    async with driving(sample("xdp_lb_offload", 0), startup=startup) as (app, pilot):
+        await pilot.pause()
+        assert "backends disagree" in status(app)
+        pane = app.main.query_one("#backends", BackendsPane)
+        assert [b.name for b in pane.backends] == ["interp", "nic"]
+        assert app.main.query_one("#tabs", TabbedContent).active == "tab-backends" and pane.split
+        left, right = pane.texts()
+        # stopped just after the call: the next instruction, w0 &= 7, in microcode
+        assert right.startswith("nic") and "diverged at insn 141" in right
+        assert "alu[gprA_0, gprA_0, AND, 0x7]" in right
+        assert "r0 (gpr0:1)" in right and "B22 plen" in right
+        marked = [line for line in right.splitlines() if line.startswith("!")]
+        assert marked and all("r0" in line for line in marked)  # only r0 differs

@@ -147,13 +147,6 @@ class Lockstep:
             masks[i] = 0
         return tuple(masks)
 
-    def registers_of(self, machine: Any) -> tuple[int, ...]:
-        """A backend's r0-r10 with the bits no program may read now masked to 0."""
-        regs: tuple[int, ...] = machine.registers()
-        if not self._undefined and not self._masked:
-            return regs
-        return tuple(v & m for v, m in zip(regs, self.register_masks(), strict=False))
-
     @property
     def reference(self) -> Backend:
         return self.machines[self.names[0]]  # type: ignore[no-any-return]
@@ -250,7 +243,10 @@ class Lockstep:
         machines = list(self.machines.values())
         # the common case first, in a few tuple comparisons: everything alike
         positions = [m.position() for m in machines]
-        regs_now = [self.registers_of(m) for m in machines]
+        regs_now = [m.registers() for m in machines]
+        if self._undefined or self._masked:  # compare only the bits a program can still read
+            masks = self.register_masks()
+            regs_now = [tuple(v & k for v, k in zip(r, masks, strict=False)) for r in regs_now]
         stops = [_end_text(ev.stop) for ev in events.values()]
         outs: list[Sequence[str]] = [getattr(m, "output", []) for m in machines]
         if (

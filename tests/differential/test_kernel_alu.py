@@ -132,6 +132,11 @@ def _kernel_program(inits: list[int], body: list[Insn]) -> bytes:
     return encode_program(slot_list(pre[:6]) + middle + slot_list(fail))
 
 
+# The host ISA's backends. An offload device refuses much of what this generates (mod, byte
+# swaps, wide operands) and keeps unread upper halves; lockstep holds it to interp instead.
+HOST_BACKENDS = [n for n in stepping_backend_names() if not create(n).capabilities.may_refuse]
+
+
 def _ours(backend: str, inits: list[int], body: list[Insn]) -> tuple[list[int], bytes]:
     insns = [_lddw(reg, value) for reg, value in zip(WORK, inits, strict=True)] + body + [Insn(0x95)]
     machine = create(backend)
@@ -158,7 +163,7 @@ def test_registers_match_the_kernel(case: tuple[list[int], list[Insn]]) -> None:
     assert run.retval == 2
     kernel_regs = list(struct.unpack_from(f"<{len(WORK)}Q", run.data_out))
     kernel_stack = run.data_out[8 * len(WORK) : 8 * len(WORK) + STACK]
-    for backend in stepping_backend_names():
+    for backend in HOST_BACKENDS:
         regs, stack = _ours(backend, inits, body)
         assert regs == kernel_regs, backend
         assert stack == kernel_stack, backend
@@ -180,7 +185,7 @@ def test_cmpxchg32_success_zero_extends_r0_where_the_kernel_does_not() -> None:
         Insn(0x0F, 1, 1),
         Insn(0xC3, 10, 0, -4, int(AtomicOp.ADD) | 1),  # lock fetch add32 (not reached)
     ]
-    for backend in stepping_backend_names():
+    for backend in HOST_BACKENDS:
         regs, _ = _ours(backend, inits, body)
         assert regs[0] == 0, backend
     with Bpf() as bpf:

@@ -742,7 +742,7 @@ def test_one_rule_per_case() -> None:
         ("call 7\nr0 = 2\nexit", "xdp", PUBLIC),
         ("r1 = 0\n*(u64 *)(r10 - 8) = r1\nr0 = *(u32 *)(r10 - 4)\nr0 = 2\nexit", "raw", PUBLIC),
         ("r0 = *(u32 *)(r1 + 4)\nexit", "raw", PUBLIC),  # raw: r1 is the packet (the memory)
-        ("r0 = 100\nr0 /= 7\nw0 *= 3\nexit", "xdp", PUBLIC),
+        ("r0 = 100\nr0 /= 7\nw0 &= 0xff\nw0 *= 3\nexit", "xdp", PUBLIC),  # bounded after the div
     ],
 )
 def test_accepted_with_facts(text: str, prog_type: str, prof: DeviceProfile) -> None:
@@ -751,6 +751,14 @@ def test_accepted_with_facts(text: str, prog_type: str, prof: DeviceProfile) -> 
     assert verdict.stage is None and not verdict.errors
     assert verdict.facts is not None
     assert verdict.facts.at(0) is not None
+
+
+def test_a_quotient_is_unbounded_as_the_kernel_tracks_it() -> None:
+    """This kernel's verifier leaves a quotient as an unknown 64-bit scalar (its level-2
+    log shows R0=scalar() after a division), and the NFP hook checks multiplier ranges on
+    those states: a product of a quotient is refused unless the program bounds it first."""
+    verdict = check("r0 = 100\nr0 /= 7\nw0 *= 3\nexit", "xdp", prof=PUBLIC)
+    assert [(m.pc, m.text) for m in verdict.errors] == [(2, "[nfp] multiplier is not within u32 value range")]
 
 
 def test_map_program_accepted() -> None:

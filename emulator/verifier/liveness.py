@@ -71,33 +71,33 @@ def _uses_defs(insn: Insn) -> tuple[int, int]:
     return 0, 0
 
 
-def live_in(insns: Sequence[Insn | None]) -> list[int]:
-    """Bit r of ``result[pc]`` set: register r may be read on some path from pc before it
-    is written (r10 is always live)."""
-    n = len(insns)
-    uses = [0] * n
-    defs = [0] * n
-    succs: list[tuple[int, ...]] = [()] * n
+def _successors(insns: Sequence[Insn | None]) -> list[tuple[int, ...]]:
+    """Where control may go after each instruction (none after an exit)."""
+    succs: list[tuple[int, ...]] = [()] * len(insns)
     for pc, insn in enumerate(insns):
-        if insn is None:
-            continue
-        uses[pc], defs[pc] = _uses_defs(insn)
-        info = insn.info
-        if info is None:
-            continue
-        form = info.form
-        if form is Form.EXIT:
+        info = insn.info if insn is not None else None
+        if insn is None or info is None or info.form is Form.EXIT:
             continue
         nxt = pc + insn.slots
-        if form in (Form.JA, Form.JA32):
-            target = insn.jump_target(pc)
+        target = insn.jump_target(pc)
+        if info.form in (Form.JA, Form.JA32):
             succs[pc] = (target,) if target is not None else ()
-        elif form in (Form.JCOND_REG, Form.JCOND_IMM):
-            target = insn.jump_target(pc)
+        elif info.form in (Form.JCOND_REG, Form.JCOND_IMM):
             succs[pc] = (nxt, target) if target is not None else (nxt,)
         else:
             succs[pc] = (nxt,)
-    live = [0] * n
+    return succs
+
+
+def _backward(
+    insns: Sequence[Insn | None], reads: Sequence[int], kills: Sequence[int], always: int = 0
+) -> tuple[list[int], list[int]]:
+    """The least fixpoint of ``in = reads | (out & ~kills) | always`` over the control-flow
+    graph, ``out`` the union of the successors' ``in``: (live-in, live-out) per pc."""
+    n = len(insns)
+    succs = _successors(insns)
+    live_out = [0] * n
+    live_in_ = [0] * n
     changed = True
     while changed:
         changed = False
@@ -107,12 +107,25 @@ def live_in(insns: Sequence[Insn | None]) -> list[int]:
             out = 0
             for s in succs[pc]:
                 if 0 <= s < n:
-                    out |= live[s]
-            value = uses[pc] | (out & ~defs[pc]) | _bit(10)
-            if value != live[pc]:
-                live[pc] = value
+                    out |= live_in_[s]
+            live_out[pc] = out
+            value = reads[pc] | (out & ~kills[pc]) | always
+            if value != live_in_[pc]:
+                live_in_[pc] = value
                 changed = True
-    return live
+    return live_in_, live_out
+
+
+def live_in(insns: Sequence[Insn | None]) -> list[int]:
+    """Bit r of ``result[pc]`` set: register r may be read on some path from pc before it
+    is written (r10 is always live)."""
+    n = len(insns)
+    uses = [0] * n
+    defs = [0] * n
+    for pc, insn in enumerate(insns):
+        if insn is not None:
+            uses[pc], defs[pc] = _uses_defs(insn)
+    return _backward(insns, uses, defs, always=_bit(10))[0]
 
 
 def _reads64_defs32(insn: Insn, helper_args: int) -> tuple[int, int, int]:
@@ -198,40 +211,11 @@ def _upper_half_liveness(
     reads = [0] * n
     kills = [0] * n
     defs32 = [0] * n
-    succs: list[tuple[int, ...]] = [()] * n
     for pc, insn in enumerate(insns):
         if insn is None:
             continue
         nargs = helper_args(insn.imm) if insn.info is not None and insn.info.form is Form.CALL else 5
         r64, d64, d32 = _reads64_defs32(insn, nargs)
         reads[pc], kills[pc], defs32[pc] = r64, d64 | d32, d32
-        info = insn.info
-        if info is None or info.form is Form.EXIT:
-            continue
-        nxt = pc + insn.slots
-        if info.form in (Form.JA, Form.JA32):
-            target = insn.jump_target(pc)
-            succs[pc] = (target,) if target is not None else ()
-        elif info.form in (Form.JCOND_REG, Form.JCOND_IMM):
-            target = insn.jump_target(pc)
-            succs[pc] = (nxt, target) if target is not None else (nxt,)
-        else:
-            succs[pc] = (nxt,)
-    live_out = [0] * n
-    live_in_ = [0] * n
-    changed = True
-    while changed:
-        changed = False
-        for pc in range(n - 1, -1, -1):
-            if insns[pc] is None:
-                continue
-            out = 0
-            for s in succs[pc]:
-                if 0 <= s < n:
-                    out |= live_in_[s]
-            live_out[pc] = out
-            value = reads[pc] | (out & ~kills[pc])
-            if value != live_in_[pc]:
-                live_in_[pc] = value
-                changed = True
+    live_in_, live_out = _backward(insns, reads, kills)
     return defs32, live_in_, live_out

@@ -123,13 +123,7 @@ def cmd_compare(session: Session, args: str) -> CommandResult:
     are now and carry over from packet to packet, as on an interface. The session's own
     run is not touched.
     """
-    words = split_args(args)
-    others: list[str] = []
-    if "with" in words:
-        i = words.index("with")
-        others, words = words[i + 1 :], words[:i]
-        if not others:
-            raise CommandError("compare ... with needs backend names", COMPARE_USAGE)
+    words, others = split_with(split_args(args), "compare", COMPARE_USAGE)
     if not others:
         if session.lockstep is not None:
             others = list(session.lockstep.names[1:])
@@ -197,6 +191,16 @@ def cmd_compare(session: Session, args: str) -> CommandResult:
                            f'first in packet {first} ("divergence packet {first}" goes there)')  # fmt: skip
         lines = summary + lines
     return CommandResult("compare", lines=lines, data={"backends": names, "packets": results})
+
+
+def split_with(words: list[str], command: str, usage: str) -> tuple[list[str], list[str]]:
+    """``... with NAME...``: (the words before "with", the backend names after it)."""
+    if "with" not in words:
+        return words, []
+    i = words.index("with")
+    if not words[i + 1 :]:
+        raise CommandError(f"{command} ... with needs backend names", usage)
+    return words[:i], words[i + 1 :]
 
 
 def _packets(session: Session, words: list[str]) -> list[int | None]:

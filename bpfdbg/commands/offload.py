@@ -154,15 +154,10 @@ def cmd_divergence(session: Session, args: str) -> CommandResult:
     each side's values, their native code and the known behaviour difference that explains
     it. "compare all" lists the packets that diverge.
     """
+    from bpfdbg.commands.engines import split_with
     from bpfdbg.commands.running import stop_result
 
-    words = split_args(args)
-    others: list[str] = []
-    if "with" in words:
-        i = words.index("with")
-        others, words = words[i + 1 :], words[:i]
-        if not others:
-            raise CommandError("divergence ... with needs backend names", DIVERGENCE_USAGE)
+    words, others = split_with(split_args(args), "divergence", DIVERGENCE_USAGE)
     if not others:
         if session.lockstep is not None:
             others = list(session.lockstep.names[1:])

@@ -869,9 +869,17 @@ class NicBackend:
         return value
 
     def _interp_view(self, journal: list[MemWrite]) -> list[MemWrite]:
-        """The step's writes with spilled pointers shown as interpreter addresses."""
-        out = []
+        """The step's writes, word writes to consecutive LM addresses joined into one (an
+        8-byte store is two LM words), spilled pointers shown as interpreter addresses."""
+        joined: list[MemWrite] = []
         for w in journal:
+            last = joined[-1] if joined else None
+            if last is not None and w.addr == last.addr + len(last.new) and last.where.startswith("fp"):
+                joined[-1] = MemWrite(last.addr, last.old + w.old, last.new + w.new, last.where)
+            else:
+                joined.append(w)
+        out = []
+        for w in joined:
             data = bytearray(w.new)
             self._patch_spills(w.addr, data)
             out.append(MemWrite(w.addr, w.old, bytes(data), w.where) if data != w.new else w)

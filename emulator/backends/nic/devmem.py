@@ -354,10 +354,9 @@ class Memories:
         a = addr & (LM_SIZE - 4)
         old = bytes(self.lm.data[a : a + 4])
         self.lm.set_word(a, value)
-        if old == self.lm.data[a : a + 4]:
-            return
-        self._dirty = True
-        if self.journal is not None:
+        if old != self.lm.data[a : a + 4]:
+            self._dirty = True
+        if self.journal is not None:  # every store, as the interpreter's journal has it
             where = self.lm_to_interp(a)
             if where is not None:
                 self.journal.append(

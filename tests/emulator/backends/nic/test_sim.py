@@ -401,3 +401,23 @@ def test_atomic_adds_are_big_endian_on_the_device_and_host_order_in_the_map() ->
 def test_ctm_access_outside_the_buffer_is_a_device_fault() -> None:
     with pytest.raises(DeviceFault, match="outside the packet buffer"):
         run([mc.Mem(mc.MemCmd.READ32_SWAP, 0, a(1), imm(0), 1)], {"A1": 0x1000})
+
+
+def test_a_taken_branch_counts_three_instruction_times_for_the_lm_latency() -> None:
+    """microcode.py: the JIT's no-push bpf-to-bpf call writes ActLMAddr0, branches with one
+    delay slot and stores through *l$index0 at the callee: legal because the taken branch
+    costs 3 instruction times; the same distance without the branch is a hazard."""
+    store = mc.Alu(mc.lm(0), mc.NONE, AluOp.B, imm(7))
+    ok = Rig([mc.LocalCsrWr(mc.Csr.ACT_LM_ADDR0, imm(0x40)), mc.Br(3, defer=1), mc.Nop(), store])
+    ok.run()
+    assert ok.mem.lm.word(0x40) == 7
+    with pytest.raises(HazardError):
+        Rig([mc.LocalCsrWr(mc.Csr.ACT_LM_ADDR0, imm(0x40)), mc.Nop(), mc.Nop(), store]).run()
+
+
+def test_lm_pointer_writes_drop_the_low_two_bits() -> None:
+    code: list[mc.Instr] = [mc.LocalCsrWr(mc.Csr.ACT_LM_ADDR2, imm(0x47)), *[mc.Nop()] * 3]
+    code.append(mc.Alu(mc.lm(2), mc.NONE, AluOp.B, imm(9)))
+    rig = Rig(code)
+    rig.run()
+    assert rig.mem.lm.ptr[2] == 0x44 and rig.mem.lm.word(0x44) == 9

@@ -155,6 +155,8 @@ class NicBackend:
         self._code: list[mc.Instr] = []
         self._facts: object = None
         self._plans: dict[int, _RegPlan] = {}
+        self._access: dict[int, tuple[int, int, str]] = {}  # pc -> (base register, size, verb)
+        self._succ: dict[int, frozenset[int]] = {}
         self._profile: object = None
         self._tids: dict[int, int] = {}
         self._atomic: dict[int, frozenset[int]] = {}
@@ -240,6 +242,7 @@ class NicBackend:
         for pc, (start, _end) in sorted(self._ranges.items()):
             starts.setdefault(start, []).append(pc)
         self._starts = {addr: tuple(pcs) for addr, pcs in starts.items()}
+        self._access, self._succ = _per_pc(prog, self._facts)
         self.maps = maps
         self._tids = table_ids(maps.maps)
         self._atomic = _atomic_words(prog, self._facts)
@@ -507,16 +510,18 @@ class NicBackend:
     def registers(self) -> tuple[int, ...]:
         if self._exit_regs is not None:
             return self._exit_regs
-        sim, _ = self._machine()
+        return tuple(self._reg(n) for n in range(11))
+
+    def _reg(self, n: int) -> int:
+        """eBPF register ``n`` now, as the interpreter would hold it."""
+        if n == 10:
+            return frame_pointer(len(self._calls))
+        sim = self._sim
+        assert sim is not None
+        raw = sim.a[2 * n] | sim.a[2 * n + 1] << 32
         plan = self._plans.get(self.pc)
-        kinds = plan.kinds if plan is not None else ()
-        out = []
-        for n in range(10):
-            ptr = kinds[n] if n < len(kinds) else None
-            raw = sim.pair(n)
-            out.append(raw if ptr is None else self._to_interp(ptr, raw))
-        out.append(frame_pointer(len(self._calls)))
-        return tuple(out)
+        ptr = plan.kinds[n] if plan is not None and n < len(plan.kinds) else None
+        return raw if ptr is None else self._to_interp(ptr, raw)
 
     def undefined_registers(self) -> frozenset[int]:
         """Registers the program may not read at this pc (uninitialised on some path that
@@ -699,7 +704,7 @@ class NicBackend:
             entry = self._entry_of.get(target, target)
             mem.push_frame(LmFrame(sim.a[22], self._frame_depth.get(entry, 0), self._visible.get(entry, 0)))
             self.world.space.add(stack_frame_region(depth))
-            self.pc = self._arrive(addr, {target})
+            self.pc = self._arrive(addr, frozenset({target}))
             return None
         if form is Form.EXIT:
             call_pc = self._calls.pop()
@@ -707,11 +712,11 @@ class NicBackend:
             self._spills = {k: v for k, v in self._spills.items() if not gone.base <= k < gone.end}
             self.world.space.remove(gone.name)
             mem.pop_frame()
-            self.pc = self._arrive(addr, {call_pc + 1})
+            self.pc = self._arrive(addr, frozenset({call_pc + 1}))
             return None
         if form is Form.CALL:
             self._sync_packet()
-        self.pc = self._arrive(addr, self._successors(insn, pc), insn, pc)
+        self.pc = self._arrive(addr, self._succ[pc], insn, pc)
         return None
 
     def _successor(self, insn: Insn, pc: int) -> int:
@@ -721,14 +726,7 @@ class NicBackend:
             return target
         return pc + insn.slots
 
-    def _successors(self, insn: Insn, pc: int) -> set[int]:
-        out = {pc + insn.slots}
-        target = insn.jump_target(pc)
-        if target is not None:
-            out.add(target)
-        return out
-
-    def _arrive(self, addr: int, successors: set[int], insn: Insn | None = None, pc: int = 0) -> int:
+    def _arrive(self, addr: int, successors: frozenset[int], insn: Insn | None = None, pc: int = 0) -> int:
         """Which eBPF instruction starts at ``addr`` after one that may go to ``successors``
         (several start there when the JIT emitted nothing for some)."""
         candidates = self._starts[addr]
@@ -772,29 +770,17 @@ class NicBackend:
     def _check_access(self, insn: Insn, pc: int) -> None:
         """The interpreter's bounds check for the eBPF access about to run (its fault message
         word for word), on the interpreter-view address of the base register."""
-        info = insn.info
-        assert info is not None
-        form = info.form
-        if form is Form.LDX:
-            base, verb = insn.src, "read"
-        elif form in (Form.STX, Form.ST):
-            base, verb = insn.dst, "write"
-        elif form is Form.ATOMIC:
-            base, verb = insn.dst, "write"
-        else:
+        access = self._access.get(pc)
+        if access is None:
             return
-        facts = self._facts.at(pc)  # type: ignore[attr-defined]
-        ptr = facts.ptr if facts is not None else None
-        kind = ptr.kind if ptr is not None else None
-        if kind == "ctx" and self._require().prog_type in ("xdp", "tc"):
-            return  # context fields: translated by the JIT, not memory
-        addr = self.registers()[base] + insn.off
-        region = self.world.space.region_for(addr & M64, info.size, verb)
+        base, size, verb = access
+        addr = self._reg(base) + insn.off
+        region = self.world.space.region_for(addr & M64, size, verb)
         if region.kind == "stack" and verb == "write":
             self._record_spill(insn, pc)
         if verb == "write" and not region.writable:
-            raise MemoryFaultError(f"write of {info.size} bytes at {region.describe(addr)}: "
-                                   f"{region.what or region.kind} is read-only", addr, info.size)  # fmt: skip
+            raise MemoryFaultError(f"write of {size} bytes at {region.describe(addr)}: "
+                                   f"{region.what or region.kind} is read-only", addr, size)  # fmt: skip
 
     # -- device <-> interpreter ---------------------------------------------------------------------
     def _to_interp(self, ptr: Ptr, raw: int) -> int:
@@ -908,13 +894,13 @@ class NicBackend:
         translated (and forget spills it overwrites)."""
         info = insn.info
         assert info is not None
-        addr = self.registers()[insn.dst] + insn.off
+        addr = self._reg(insn.dst) + insn.off
         for slot in [s for s in self._spills if s < addr + info.size and addr < s + 8]:
             del self._spills[slot]
         if info.form is not Form.STX or info.size != 8:
             return
         sim, _ = self._machine()
-        raw, value = sim.pair(insn.src), self.registers()[insn.src]
+        raw, value = sim.pair(insn.src), self._reg(insn.src)
         if raw != value:
             self._spills[addr] = (raw.to_bytes(8, "little"), (value & M64).to_bytes(8, "little"))
 
@@ -967,6 +953,34 @@ class NicBackend:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+def _per_pc(
+    prog: Program, facts: object
+) -> tuple[dict[int, tuple[int, int, str]], dict[int, frozenset[int]]]:
+    """Per instruction: the memory access the interpreter would check (base register, size,
+    read or write; not ctx fields of XDP/TC, which the JIT turns into register moves), and
+    the instructions it may go to."""
+    access: dict[int, tuple[int, int, str]] = {}
+    succ: dict[int, frozenset[int]] = {}
+    for pc, insn in enumerate(prog.insns):
+        if insn is None or insn.info is None:
+            continue
+        target = insn.jump_target(pc)
+        succ[pc] = frozenset({pc + insn.slots} | ({target} if target is not None else set()))
+        form = insn.info.form
+        if form is Form.LDX:
+            base, verb = insn.src, "read"
+        elif form in (Form.STX, Form.ST, Form.ATOMIC):
+            base, verb = insn.dst, "write"
+        else:
+            continue
+        info = facts.at(pc) if facts is not None else None  # type: ignore[attr-defined]
+        kind = info.ptr.kind if info is not None and info.ptr is not None else None
+        if kind == "ctx" and prog.prog_type in ("xdp", "tc"):
+            continue
+        access[pc] = (base, insn.info.size, verb)
+    return access, succ
+
+
 def _ptr_of(reg: RegState, depth: int) -> Ptr:
     frame_up = depth - reg.frame if reg.kind == "stack" else 0
     return Ptr(reg.kind, None if reg.has_var_part else reg.off, frame_up, reg.map_index)

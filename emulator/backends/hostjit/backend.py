@@ -37,13 +37,13 @@ from unicorn import (
 
 from emulator.backends.base import BackendError, Capabilities, LoadReport, NativeInsn
 from emulator.backends.hostjit import control, layout
-from emulator.backends.hostjit.branch import taken
 from emulator.backends.hostjit.cpu import BPF_UC, RAX, RIP, RSP, UC_IDS, BatchReader, Cpu, new_cpu
 from emulator.backends.hostjit.emitter import Function, JitError, JitProgram, MemAccess, jit_program
 from emulator.backends.hostjit.frames import CallFrame
 from emulator.backends.hostjit.listing import ListingLine, image_listing, native_of
 from emulator.backends.hostjit.native_memory import NativeMemory
 from emulator.backends.hostjit.x86 import BPF_TO_X86, NAMES64
+from emulator.branch import taken
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.errors import EmulatorError

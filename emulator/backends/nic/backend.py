@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import random
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -56,11 +55,12 @@ from emulator.backends.nic.devmem import (
 from emulator.backends.nic.facts import Ptr
 from emulator.backends.nic.sim import END, DeviceFirmware, HazardError, Sim
 from emulator.backends.nic.translate import NfpImage, TranslateError
+from emulator.branch import taken
 from emulator.diagnostics import Diagnostic, Severity
 from emulator.env import Environment, RunInput
 from emulator.execution import FaultError
 from emulator.guards import guard_holds
-from emulator.isa.fields import CallKind, JmpOp, PseudoSrc
+from emulator.isa.fields import CallKind, PseudoSrc
 from emulator.isa.insn import Insn
 from emulator.isa.table import Form
 from emulator.map_memory import MapMemory
@@ -735,7 +735,7 @@ class NicBackend:
         found = [c for c in candidates if c in successors]
         if len(found) > 1 and insn is not None:
             target = insn.jump_target(pc)
-            return target if target is not None and _jump_taken(insn, self.registers()) else pc + insn.slots
+            return target if target is not None and taken(insn, self.registers()) else pc + insn.slots
         return found[0] if found else candidates[0]
 
     def _verdict(self) -> int:
@@ -1059,35 +1059,6 @@ def _atomic_words(prog: Program, facts: object) -> dict[int, frozenset[int]]:
         for word in range(start & ~3, start + insn.info.size, 4):
             out.setdefault(ptr.map_index, set()).add(word)
     return {index: frozenset(words) for index, words in out.items()}
-
-
-def _jump_taken(insn: Insn, regs: tuple[int, ...]) -> bool:
-    """A conditional jump's outcome on the registers it compares (only needed when its
-    target and fall-through start at the same microcode address)."""
-    info = insn.info
-    assert info is not None
-    bits = 64 if info.is64 else 32
-    mask = (1 << bits) - 1
-    x = regs[insn.dst] & mask
-    y = (regs[insn.src] if info.form is Form.JCOND_REG else insn.imm) & mask
-    op = JmpOp(info.op)
-    if op in (JmpOp.JSGT, JmpOp.JSGE, JmpOp.JSLT, JmpOp.JSLE):
-        sign = 1 << (bits - 1)
-        x, y = (x ^ sign) - sign, (y ^ sign) - sign
-    results: Mapping[JmpOp, bool] = {
-        JmpOp.JEQ: x == y,
-        JmpOp.JNE: x != y,
-        JmpOp.JSET: bool(x & y),
-        JmpOp.JGT: x > y,
-        JmpOp.JGE: x >= y,
-        JmpOp.JLT: x < y,
-        JmpOp.JLE: x <= y,
-        JmpOp.JSGT: x > y,
-        JmpOp.JSGE: x >= y,
-        JmpOp.JSLT: x < y,
-        JmpOp.JSLE: x <= y,
-    }
-    return results[op]
 
 
 def _diag(m: object) -> Diagnostic:

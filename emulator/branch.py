@@ -1,8 +1,9 @@
 """Whether a conditional eBPF jump is taken, from the registers it compares.
 
-Native code answers this by itself; the machine only needs it to tell which eBPF instruction
-it arrived at when a jump's target and its fall-through start at the same native address
-(instructions in between produced no bytes, e.g. ``if r0 == r1 goto +1; ja +0``)."""
+Native code (x86 on host-jit, NFP microcode on nic) answers this by itself; a translating
+backend only needs it to tell which eBPF instruction it arrived at when a jump's target and
+its fall-through start at the same native address (instructions in between produced no
+code, e.g. ``if r0 == r1 goto +1; ja +0``)."""
 
 from __future__ import annotations
 
